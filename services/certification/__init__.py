@@ -1,0 +1,1 @@
+"""Certification: assessments and certificates (standards, verification, revocation later)."""

@@ -1,0 +1,1 @@
+"""Funding: lenders, products and eligibility rules, referrals (partner API later)."""

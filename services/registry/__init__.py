@@ -1,0 +1,1 @@
+"""Registry: people, consent (and later households, places, organisations, trainers)."""

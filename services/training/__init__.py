@@ -1,0 +1,1 @@
+"""Training: programmes, cohorts, enrolment and completion."""

@@ -1,0 +1,173 @@
+"""The shared event consumer: batches, one transaction per batch, inbox, DLQ, retries.
+
+Offsets are committed (FastStream's ack) only after the batch's transaction commits.
+A record that cannot be parsed goes straight to its dead-letter topic; a handler that
+fails is retried per record with backoff, then dead-lettered; a database outage is not
+the records' fault, so the batch is left uncommitted and redelivered (docs/decisions/0005).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import Database
+from shared.envelope import Envelope, PoisonMessage, decode, peek_type
+from shared.events import Event
+from shared.inbox import InboxColumns, claim
+from shared.kafka import DeadLetters
+from shared.settings import ServiceSettings
+from shared.telemetry import consumer_span
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+Record = ConsumerRecord[bytes, bytes]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors of the infrastructure, not of the record: retrying later may succeed."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, ConnectionError | TimeoutError)
+
+
+@dataclass(frozen=True)
+class _Item:
+    record: Record
+    envelope: Envelope
+
+
+async def _no_decode(*_: Any) -> None:
+    # The consumer parses records itself, so a malformed body cannot fail inside FastStream.
+    return None
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        db: Database,
+        inbox: type[InboxColumns],
+        handlers: Mapping[type[Event], Handler],
+        settings: ServiceSettings,
+    ) -> None:
+        self.name = name
+        self._db = db
+        self._inbox = inbox
+        self._handlers = {cls.ce_type(): handler for cls, handler in handlers.items()}
+        self._topics = sorted({cls.topic() for cls in handlers})
+        self._settings = settings
+        self._dead_letters: DeadLetters | None = None
+        self.processed = 0
+        self.duplicates = 0
+
+    @property
+    def topics(self) -> list[str]:
+        return self._topics
+
+    @property
+    def group_id(self) -> str:
+        return f"skillbridge.{self.name}"
+
+    @property
+    def dead_lettered(self) -> int:
+        return self._dead_letters.sent if self._dead_letters else 0
+
+    def subscribe(self, broker: KafkaBroker) -> None:
+        self._dead_letters = DeadLetters(broker, self.group_id)
+        subscriber = broker.subscriber(
+            *self._topics,
+            group_id=self.group_id,
+            batch=True,
+            max_records=self._settings.consumer_batch_size,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self._settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=max(self._settings.consumer_session_timeout_ms // 3, 500),
+            decoder=_no_decode,
+        )
+
+        async def on_batch(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            await self.process(raw if isinstance(raw, tuple) else (raw,))
+
+        subscriber(on_batch)
+
+    async def process(self, records: tuple[Record, ...]) -> None:
+        items: list[_Item] = []
+        for record in records:
+            ce_type = peek_type(record.headers or ())
+            if ce_type is not None and ce_type not in self._handlers:
+                continue  # another consumer's event on a shared topic: not ours to handle
+            try:
+                items.append(_Item(record, decode(record.headers or (), record.key, record.value)))
+            except PoisonMessage as error:
+                await self._dead_letter(record, error)
+        if not items:
+            return
+        try:
+            await self._apply(items)
+        except Exception as error:
+            if is_transient(error):
+                log.warning(
+                    "%s: database unavailable (%s); batch will be redelivered", self.name, error
+                )
+                await asyncio.sleep(self._settings.consumer_retry_base_seconds * 10)
+                raise
+            log.warning(
+                "%s: batch failed (%s); processing its records one by one", self.name, error
+            )
+            for item in items:
+                await self._apply_alone(item)
+
+    async def _apply(self, items: list[_Item]) -> None:
+        async with self._db.transaction() as session:
+            fresh = await claim(session, self._inbox, self.name, (i.envelope.id for i in items))
+            for item in items:
+                envelope = item.envelope
+                if envelope.id not in fresh:
+                    self.duplicates += 1
+                    continue
+                fresh.discard(envelope.id)  # a duplicate inside one batch counts once
+                with consumer_span(
+                    f"{item.record.topic} process",
+                    envelope.trace_carrier,
+                    **{
+                        "messaging.message.id": envelope.id,
+                        "cloudevents.event_type": envelope.type,
+                    },
+                ):
+                    await self._handlers[envelope.type](session, envelope.event)
+                self.processed += 1
+
+    async def _apply_alone(self, item: _Item) -> None:
+        attempts = self._settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._apply([item])
+                return
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                if attempt == attempts:
+                    await self._dead_letter(item.record, error)
+                    return
+                await asyncio.sleep(self._settings.consumer_retry_base_seconds * 2**attempt)
+
+    async def _dead_letter(self, record: Record, error: BaseException) -> None:
+        assert self._dead_letters is not None, "subscribe() first"
+        await self._dead_letters.send(record, error)

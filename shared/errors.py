@@ -1,0 +1,23 @@
+"""Domain errors, raised by services' domain and handlers, mapped to HTTP in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that breaks a rule: 422, with the field at fault when there is one."""
+
+    status = 422
+
+    def __init__(self, message: str, *, field: str | None = None, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.context = context
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Conflict(DomainError):
+    status = 409

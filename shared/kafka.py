@@ -1,0 +1,109 @@
+"""Broker factory, topic administration and the dead-letter publisher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from shared.settings import ServiceSettings
+from shared.topics import dlq_topic
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=settings.kafka_enable_idempotence,
+        client_id=f"skillbridge-{settings.service_name}",
+        log_level=logging.DEBUG,  # FastStream's per-batch lines would drown the service log
+        linger_ms=5,
+    )
+
+
+async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+    """Create topics that do not exist yet (idempotent; existing ones are left alone)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if not missing:
+            return
+        response = await admin.create_topics([NewTopic(name, partitions, 1) for name in missing])
+        for topic, code, message in response.topic_errors:
+            if code not in (0, TopicAlreadyExistsError.errno):
+                raise RuntimeError(f"cannot create topic {topic}: {code} {message}")
+    finally:
+        await admin.close()
+
+
+async def track_topic(broker: KafkaBroker, topic: str) -> None:
+    """Make the producer track `topic` in its metadata requests.
+
+    Tansu answers a metadata request for no topics with all of them, so aiokafka learns
+    a topic without tracking it; a later request for another topic then drops it from
+    the cached metadata and a pending batch for it waits forever for a leader
+    (docs/decisions/0006). Tracking every topic we publish to avoids that.
+    """
+    client = broker.config.producer._producer.producer.client
+    await client.add_topic(topic)
+
+
+def publisher_for(broker: KafkaBroker) -> Any:
+    """The outbox relay's publish function: returns the broker's acknowledgement future."""
+    tracked: set[str] = set()
+
+    async def publish(
+        topic: str, key: bytes, value: bytes, headers: dict[str, str]
+    ) -> Awaitable[Any]:
+        if topic not in tracked:
+            await track_topic(broker, topic)
+            tracked.add(topic)
+        return await broker.publish(value, topic=topic, key=key, headers=headers, no_confirm=True)
+
+    return publish
+
+
+class DeadLetters:
+    """Publishes a record that cannot be processed to `<topic>.dlq`, error in the headers."""
+
+    def __init__(self, broker: KafkaBroker, consumer: str) -> None:
+        self._broker = broker
+        self._consumer = consumer
+        self.sent = 0
+
+    async def send(self, record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
+        headers = {
+            name: raw.decode("utf-8", errors="replace")
+            for name, raw in (record.headers or ())
+            if not name.startswith("dlq_")
+        }
+        headers.update(
+            {
+                "dlq_error": str(error)[:2000],
+                "dlq_error_type": type(error).__name__,
+                "dlq_original_topic": record.topic,
+                "dlq_original_partition": str(record.partition),
+                "dlq_original_offset": str(record.offset),
+                "dlq_consumer": self._consumer,
+                "dlq_failed_at": datetime.now(UTC).isoformat(),
+            }
+        )
+        topic = dlq_topic(record.topic)
+        await track_topic(self._broker, topic)
+        await self._broker.publish(
+            record.value or b"", topic=topic, key=record.key, headers=headers
+        )
+        self.sent += 1
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error
+        )

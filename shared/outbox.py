@@ -1,0 +1,188 @@
+"""Transactional outbox: events are written with the state change and published by a relay.
+
+A service's tables.py declares `class Outbox(OutboxColumns, <Base>, table=True)`. `stage`
+adds a row inside the caller's transaction; `OutboxRelay` publishes unsent rows in
+batches, waits for the broker's acknowledgements and only then marks them sent, so a
+crash at any point re-publishes (at-least-once) and never loses an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Text, delete, update
+from sqlmodel import Field, SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from shared.db import STAGED_EVENTS, Database, UtcDateTime
+from shared.envelope import encode
+from shared.events import Event
+from shared.telemetry import current_carrier, producer_span
+
+log = logging.getLogger(__name__)
+
+
+class OutboxColumns(SQLModel):
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=64, unique=True)
+    topic: str = Field(max_length=255)
+    key: str = Field(max_length=255)
+    ce_type: str = Field(max_length=255)
+    headers: str = Field(sa_type=Text)
+    value: str = Field(sa_type=Text)
+    trace_carrier: str = Field(sa_type=Text, default="{}")
+    created_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    published_at: datetime | None = Field(  # type: ignore[call-overload]
+        default=None, sa_type=UtcDateTime, index=True
+    )
+
+
+def stage(
+    session: AsyncSession,
+    outbox: type[OutboxColumns],
+    event: Event,
+    *,
+    source: str,
+    topic: str | None = None,
+) -> str:
+    """Add the event to the outbox in the caller's transaction; returns its CloudEvents id."""
+    record = encode(event, source=source)
+    row = outbox(
+        event_id=record.headers["ce_id"],
+        topic=topic or event.topic(),
+        key=record.key.decode(),
+        ce_type=event.ce_type(),
+        headers=json.dumps(record.headers),
+        value=record.value.decode(),
+        trace_carrier=json.dumps(current_carrier()),
+        created_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.info[STAGED_EVENTS] = True
+    return row.event_id
+
+
+# (topic, key, value, headers) -> a future that resolves when the broker acknowledged it.
+Publish = Callable[[str, bytes, bytes, dict[str, str]], Awaitable[Awaitable[Any]]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        db: Database,
+        outbox: type[OutboxColumns],
+        publish: Publish,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.5,
+        retention: timedelta = timedelta(days=7),
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._publish = publish
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._retention = retention
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self.published_total = 0
+        db.on_events_committed(self.wake)
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Publish what is pending (bounded by the caller's grace period), then stop."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await self._task
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._db.transaction() as session:
+            result = await session.exec(
+                select(self._outbox)
+                .where(col(self._outbox.published_at).is_(None))
+                .order_by(col(self._outbox.id))
+                .limit(self._batch_size)
+            )
+            rows = list(result.all())
+        if not rows:
+            return 0
+        acks = []
+        for row in rows:
+            headers = json.loads(row.headers)
+            with producer_span(
+                f"{row.topic} publish",
+                json.loads(row.trace_carrier),
+                **{"messaging.destination.name": row.topic, "messaging.message.id": row.event_id},
+            ) as trace_headers:
+                headers.update(trace_headers)
+                acks.append(
+                    await self._publish(row.topic, row.key.encode(), row.value.encode(), headers)
+                )
+        await asyncio.gather(*acks)
+        async with self._db.transaction() as session:
+            await session.exec(
+                update(self._outbox)
+                .where(col(self._outbox.id).in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        self.published_total += len(rows)
+        return len(rows)
+
+    async def purge_published(self) -> int:
+        """Delete published rows past retention (kept until then for replay)."""
+        cutoff = datetime.now(UTC) - self._retention
+        async with self._db.transaction() as session:
+            result = await session.exec(
+                delete(self._outbox).where(col(self._outbox.published_at) < cutoff)
+            )
+            return int(result.rowcount or 0)
+
+    async def _run(self) -> None:
+        backoff = self._poll_seconds
+        last_purge = datetime.min.replace(tzinfo=UTC)
+        while True:
+            self._wakeup.clear()
+            try:
+                published = await self.publish_pending()
+                backoff = self._poll_seconds
+                if datetime.now(UTC) - last_purge > timedelta(hours=1):
+                    await self.purge_published()
+                    last_purge = datetime.now(UTC)
+            except Exception:
+                if self._stopping:
+                    log.exception("outbox relay: giving up at shutdown; rows stay for next start")
+                    return
+                log.exception("outbox relay: publish failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if published:
+                continue  # drain without waiting
+            if self._stopping:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
+
+
+async def requeue(db: Database, outbox: type[OutboxColumns], since: datetime) -> int:
+    """Mark rows created since `since` unsent, so the relay replays them to the broker."""
+    async with db.transaction() as session:
+        result = await session.exec(
+            update(outbox).where(col(outbox.created_at) >= since).values(published_at=None)
+        )
+        session.info[STAGED_EVENTS] = True
+        return int(result.rowcount or 0)

@@ -1,0 +1,141 @@
+"""One service process: FastAPI app + FastStream consumers + outbox relay, wired once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from shared.consumer import EventConsumer, Handler
+from shared.db import Database
+from shared.envelope import source_of
+from shared.events import Event
+from shared.http import install_error_handlers, install_health
+from shared.inbox import InboxColumns
+from shared.kafka import ensure_topics, make_broker, publisher_for
+from shared.outbox import OutboxColumns, OutboxRelay
+from shared.settings import ServiceSettings
+from shared.telemetry import setup_telemetry
+from shared.topics import dlq_topic, service_topic
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        name: str,
+        settings: ServiceSettings,
+        outbox: type[OutboxColumns],
+        inbox: type[InboxColumns],
+        migrations: Path,
+        handlers: Mapping[type[Event], Handler] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.source = source_of(name)
+        self.outbox = outbox
+        self.migrations = migrations
+        self.db = Database(settings.database_url)
+        self.broker = make_broker(settings)
+        self.relay = OutboxRelay(
+            self.db,
+            outbox,
+            publisher_for(self.broker),
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+            retention=timedelta(days=settings.outbox_retention_days),
+        )
+        self.consumer: EventConsumer | None = None
+        if handlers:
+            self.consumer = EventConsumer(
+                name=name, db=self.db, inbox=inbox, handlers=handlers, settings=settings
+            )
+            self.consumer.subscribe(self.broker)
+        # Run after migrations, before consumers start (e.g. funding's partner topics).
+        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._started = False
+        self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
+        install_error_handlers(self.app)
+        install_health(self.app, self._not_ready_reason)
+        self.app.get("/stats", tags=["operations"])(self.stats)
+
+    async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
+        consumed = self.consumer.topics if self.consumer else []
+        names = [service_topic(self.name), *consumed, *map(dlq_topic, consumed), *extra]
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers, names, self.settings.topic_partitions
+        )
+
+    async def start(self) -> None:
+        await self.db.migrate(self.migrations)
+        await self.ensure_topics()
+        for hook in self.startup_hooks:
+            await hook()
+        await self.broker.start()
+        self.relay.start()
+        self._started = True
+        log.info("%s started on %s:%d", self.name, self.settings.http_host, self.settings.http_port)
+
+    async def stop(self) -> None:
+        self._started = False
+        try:
+            await asyncio.wait_for(self.relay.stop(), timeout=10)
+        except TimeoutError:
+            log.warning(
+                "%s: outbox relay did not drain in 10s; rows stay for next start", self.name
+            )
+        await self.broker.stop()
+        await self.db.dispose()
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _not_ready_reason(self) -> str | None:
+        if not self._started:
+            return "starting"
+        try:
+            await self.db.ping()
+        except Exception as error:
+            return f"database: {error}"
+        return None
+
+    async def stats(self) -> dict[str, Any]:
+        consumer = self.consumer
+        return {
+            "service": self.name,
+            "outbox_published": self.relay.published_total,
+            "events_processed": consumer.processed if consumer else 0,
+            "duplicates_skipped": consumer.duplicates if consumer else 0,
+            "dead_lettered": consumer.dead_lettered if consumer else 0,
+        }
+
+    def run(self) -> None:
+        """Blocking entry point of `python -m services.<name>`."""
+        logging.basicConfig(
+            level=logging.INFO,
+            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
+        )
+        setup_telemetry(f"skillbridge-{self.name}")
+        FastAPIInstrumentor.instrument_app(self.app, excluded_urls="healthz,readyz,stats")
+        uvicorn.run(
+            self.app,
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+            log_level="warning",
+            timeout_graceful_shutdown=20,
+        )
