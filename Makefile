@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo up smoke test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## all services on the embedded defaults, pilot seeded, funnel printed; Ctrl-C stops
+	$(BIN)/skillbridge demo
+
+up: $(STAMP)
+	$(BIN)/skillbridge up
+
+smoke: $(STAMP)  ## the demo, exiting 0 once every seeded journey reached its expected end state
+	$(BIN)/skillbridge smoke
+
+test: $(STAMP)  ## the whole suite; uses PostgreSQL at 127.0.0.1:5432 when reachable
+	$(BIN)/ruff check .
+	$(BIN)/mypy shared services deploy
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shared services deploy
+
+bench: $(STAMP)  ## N learners (default 10,000) through the journey; prints throughput and latency
+	$(BIN)/skillbridge bench $(if $(LEARNERS),--learners $(LEARNERS),)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

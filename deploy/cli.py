@@ -1,0 +1,74 @@
+"""`skillbridge`: the operator's command line (typer)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy.launcher import Stack, running
+
+app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="SQLite files and logs")] = Path("var/up"),
+    kafka_port: int = 9092,
+) -> None:
+    """Start the embedded broker and the four services on SQLite; Ctrl-C stops them."""
+    stack = Stack(data_dir=data_dir, kafka_port=kafka_port)
+    with running(stack):
+        for service, url in stack.urls().items():
+            typer.echo(f"{service:<14} {url}/docs")
+        typer.echo(f"broker         {stack.bootstrap}\nrunning; press Ctrl-C to stop")
+        try:
+            while all(m.running for m in stack.services.values()):
+                time.sleep(1)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            typer.echo("stopping")
+
+
+@app.command()
+def demo(
+    size: Annotated[int, typer.Option(min=1, help="trainees to seed")] = 1223,
+    data_dir: Path = Path("var/demo"),
+    timeout: Annotated[float, typer.Option(help="seconds for journeys to settle")] = 300,
+) -> None:
+    """Start everything, seed the IEAT 2019 pilot, print the funnel, stay up until Ctrl-C."""
+    from deploy.demo import run
+
+    raise typer.Exit(run(smoke=False, size=size, data_dir=data_dir, timeout=timeout))
+
+
+@app.command()
+def smoke(
+    size: Annotated[int, typer.Option(min=1)] = 1223,
+    data_dir: Path = Path("var/smoke"),
+    timeout: Annotated[float, typer.Option(help="seconds for journeys to settle")] = 300,
+    free_ports: Annotated[bool, typer.Option(help="broker and services on free ports")] = True,
+) -> None:
+    """The demo, exiting 0 once every seeded journey reached its expected end state."""
+    from deploy.demo import run
+
+    raise typer.Exit(
+        run(smoke=True, size=size, data_dir=data_dir, timeout=timeout, free_ports=free_ports)
+    )
+
+
+@app.command()
+def bench(
+    learners: Annotated[int, typer.Option(min=1)] = 10_000,
+    data_dir: Path = Path("var/bench"),
+) -> None:
+    """Drive N learners through the journey on the real broker and print throughput/latency."""
+    from deploy.bench import run
+
+    raise typer.Exit(run(learners=learners, data_dir=data_dir))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,110 @@
+"""`skillbridge demo` and `skillbridge smoke`: the pilot scenario on the whole system."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from deploy import funnel
+from deploy.launcher import Stack, free_port, running
+from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
+from deploy.seed import run_journeys
+from shared.topics import BROADCAST_TOPICS, partner_topic
+
+
+async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict[str, int]:
+    """Wait until funding has seen every award and made every expected referral."""
+    expected = funnel_expectation(scenario)
+    deadline = time.monotonic() + timeout
+    last: dict[str, int] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        while time.monotonic() < deadline:
+            last = (await client.get(f"{stack.url('funding')}/counts")).json()
+            if (
+                last["qualifications"] >= expected["certified"]
+                and last["referrals"] >= expected["referrals"]
+            ):
+                return last
+            await asyncio.sleep(0.25)
+    raise TimeoutError(f"journeys did not settle in {timeout:.0f}s; funding counts: {last}")
+
+
+async def observe(stack: Stack, scenario: Scenario) -> tuple[list[funnel.Observed], dict[str, int]]:
+    lenders = sorted({p.lender_code for p in scenario.products})
+    topics = [*BROADCAST_TOPICS, *(partner_topic(code) for code in lenders)]
+    observed = await funnel.read_topics(stack.bootstrap, topics)
+    per_lender = Counter(
+        o.topic.split(".")[2]
+        for o in funnel.distinct(observed)
+        if o.topic.startswith("skillbridge.partner.")
+    )
+    return observed, dict(per_lender)
+
+
+def check(scenario: Scenario, by_id: dict[str, str], observed: list[funnel.Observed]) -> list[str]:
+    """What differs from the hand-computable expectation (empty: all journeys as expected)."""
+    problems = []
+    counts = funnel.funnel(observed)
+    for stage, want in funnel_expectation(scenario).items():
+        if counts.get(stage) != want:
+            problems.append(f"{stage}: expected {want}, observed {counts.get(stage)}")
+    want_refs = {(by_id[nid], product) for nid, product in expected_referrals(scenario)}
+    got_refs = funnel.referrals(observed)
+    if missing := want_refs - got_refs:
+        problems.append(f"{len(missing)} expected referrals missing, e.g. {sorted(missing)[:3]}")
+    if extra := got_refs - want_refs:
+        problems.append(f"{len(extra)} unexpected referrals, e.g. {sorted(extra)[:3]}")
+    return problems
+
+
+def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: bool = False) -> int:
+    shutil.rmtree(
+        data_dir, ignore_errors=True
+    )  # the embedded broker starts empty, so must the data
+    scenario = ieat_2019_pilot(size=size)
+    stack = Stack(data_dir=data_dir)
+    if free_ports:  # a check should not collide with a demo someone left running
+        stack.kafka_port = free_port()
+        stack.ports = {service: free_port() for service in stack.ports}
+    started = time.monotonic()
+    print(f"starting broker ({stack.bootstrap}) and services; logs in {data_dir / 'logs'}")
+    with running(stack):
+        print(f"ready in {time.monotonic() - started:.1f}s")
+        print(
+            f"seeding {scenario.programme_name}: {len(scenario.trainees):,} trainees, "
+            f"{len(scenario.estates)} estates, lenders "
+            + ", ".join(sorted({p.lender_code for p in scenario.products}))
+        )
+        by_id = asyncio.run(run_journeys(stack.urls(), scenario))
+        asyncio.run(wait_settled(stack, scenario, timeout))
+        observed, per_lender = asyncio.run(observe(stack, scenario))
+        print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
+        print(f"journeys settled {time.monotonic() - started:.1f}s after start")
+        print("\nservices:")
+        for service, url in stack.urls().items():
+            print(f"  {service:<14} {url}/docs")
+        print(
+            f"  broker         {stack.bootstrap} (e.g. kcat -C -b {stack.bootstrap} "
+            f"-t {partner_topic('gsb')} -J -e)"
+        )
+        if smoke:
+            problems = check(scenario, by_id, observed)
+            if problems:
+                print("\nSMOKE FAILED:\n  " + "\n  ".join(problems))
+                return 1
+            print("\nsmoke: every seeded journey reached its expected end state")
+            return 0
+        print("\nrunning; press Ctrl-C to stop")
+        try:
+            while all(m.running for m in stack.services.values()):
+                time.sleep(1)
+            print("a service exited; stopping")
+            return 1
+        except KeyboardInterrupt:
+            print("\nstopping")
+            return 0

@@ -1,0 +1,181 @@
+"""Drives a scenario through the services' HTTP APIs, as programme staff would.
+
+Each trainee: registered (with or without consent) -> enrolled -> completed or not ->
+assessed (pass or fail). Referrals then follow from events alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from deploy.pilot import Scenario, Trainee
+
+T = TypeVar("T")
+Progress = Callable[[str], None]
+
+
+class SeedError(RuntimeError):
+    pass
+
+
+async def _gather_limited(
+    items: Iterable[T],
+    work: Callable[[T], Awaitable[Any]],
+    limit: int,
+    label: str,
+    progress: Progress,
+) -> list[Any]:
+    semaphore = asyncio.Semaphore(limit)
+    todo = list(items)
+    done = 0
+    started = time.monotonic()
+
+    async def one(item: T) -> Any:
+        nonlocal done
+        async with semaphore:
+            result = await work(item)
+        done += 1
+        if done % 500 == 0 or done == len(todo):
+            rate = done / max(time.monotonic() - started, 1e-6)
+            progress(f"  {label}: {done}/{len(todo)} ({rate:.0f}/s)")
+        return result
+
+    return list(await asyncio.gather(*(one(item) for item in todo)))
+
+
+def _expect(response: httpx.Response, *ok: int) -> dict[str, Any]:
+    if response.status_code not in ok:
+        raise SeedError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: "
+            f"{response.text[:500]}"
+        )
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def _post_retrying_404(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], deadline: float
+) -> dict[str, Any]:
+    """POST, retrying while the target has not yet replicated the person (404)."""
+    delay = 0.05
+    while True:
+        response = await client.post(url, json=body)
+        if response.status_code != 404 or time.monotonic() > deadline:
+            return _expect(response, 201)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: Scenario) -> None:
+    for product in scenario.products:
+        _expect(
+            await client.post(
+                f"{funding}/lenders",
+                json={"code": product.lender_code, "name": product.lender_name},
+            ),
+            201,
+            409,
+        )
+        _expect(
+            await client.post(
+                f"{funding}/products",
+                json={
+                    "code": product.product_code,
+                    "lender_code": product.lender_code,
+                    "name": product.product_name,
+                    "rule": {
+                        "occupations": list(product.occupations),
+                        "min_level": product.min_level,
+                    },
+                },
+            ),
+            201,
+            409,
+        )
+
+
+def cohort_of(scenario: Scenario, trainee: Trainee) -> str:
+    return f"{scenario.programme_code}-{trainee.estate_code}-{trainee.occupation}"[:64]
+
+
+async def run_journeys(
+    urls: Mapping[str, str],
+    scenario: Scenario,
+    *,
+    concurrency: int = 16,
+    replication_timeout: float = 60,
+    progress: Progress = print,
+) -> dict[str, str]:
+    """Seed the scenario; returns national ID -> person_id."""
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await configure_lenders(client, urls["funding"], scenario)
+
+        async def register(trainee: Trainee) -> str:
+            consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
+            body = _expect(
+                await client.post(
+                    f"{urls['registry']}/people",
+                    json={
+                        "national_id": trainee.national_id,
+                        "first_name": trainee.first_name,
+                        "last_name": trainee.last_name,
+                        "birth_date": trainee.birth_date.isoformat(),
+                        "province_code": trainee.province_code,
+                        "consents": consents,
+                    },
+                ),
+                201,
+            )
+            return str(body["person_id"])
+
+        person_ids = await _gather_limited(
+            scenario.trainees, register, concurrency, "registered", progress
+        )
+        by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
+        deadline = time.monotonic() + replication_timeout
+
+        async def train(trainee: Trainee) -> None:
+            person_id = by_id[trainee.national_id]
+            enrolment = await _post_retrying_404(
+                client,
+                f"{urls['training']}/enrolments",
+                {
+                    "person_id": person_id,
+                    "programme_code": scenario.programme_code,
+                    "cohort_code": cohort_of(scenario, trainee),
+                    "occupation": trainee.occupation,
+                },
+                deadline,
+            )
+            base = f"{urls['training']}/enrolments/{enrolment['enrolment_id']}"
+            if trainee.completes:
+                _expect(await client.post(f"{base}/completion", json={"hours": 30}), 200)
+            else:
+                _expect(
+                    await client.post(
+                        f"{base}/non-completion", json={"reason": "left before day 5"}
+                    ),
+                    200,
+                )
+                return
+            _expect(
+                await client.post(
+                    f"{urls['certification']}/assessments",
+                    json={
+                        "person_id": person_id,
+                        "occupation": trainee.occupation,
+                        "level": trainee.level,
+                        "passed": trainee.passes,
+                    },
+                ),
+                201,
+            )
+
+        await _gather_limited(scenario.trainees, train, concurrency, "trained+assessed", progress)
+        return by_id
