@@ -61,7 +61,7 @@ async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Observed]:
                             ce_type=headers.get("ce_type", ""),
                             ce_time=datetime.fromisoformat(time_header) if time_header else None,
                             headers=headers,
-                            data=json.loads(record.value) if record.value else {},
+                            data=_json_object(record.value),
                             received_at=time.time(),
                         )
                     )
@@ -70,6 +70,15 @@ async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Observed]:
         return seen
     finally:
         await consumer.stop()
+
+
+def _json_object(value: bytes | None) -> dict[str, object]:
+    # Dead-letter topics hold whatever could not be parsed; keep reading past it.
+    try:
+        data = json.loads(value or b"")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -28,7 +28,9 @@ class Event(BaseModel):
     service: ClassVar[str]
     major: ClassVar[int] = 1
 
-    person_id: str = Field(description="Opaque person id; also the Kafka key.")
+    person_id: str = Field(
+        min_length=1, max_length=36, description="Opaque person id (UUID); also the Kafka key."
+    )
 
     @classmethod
     def ce_type(cls) -> str:

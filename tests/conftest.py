@@ -1,0 +1,66 @@
+"""Fixtures: a real Tansu broker over TCP and, when reachable, the PostgreSQL at 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.databases import create_databases, drop_databases, postgres_reachable
+from deploy.launcher import Managed, free_port, tansu_binary, wait_for_port
+from shared.topics import SERVICES
+
+POSTGRES = asyncio.run(postgres_reachable())
+
+
+def pytest_report_header() -> str:
+    if POSTGRES:
+        return "PostgreSQL at 127.0.0.1:5432: reachable; services run on PostgreSQL"
+    return "PostgreSQL at 127.0.0.1:5432: NOT reachable; services run on SQLite only"
+
+
+@pytest.fixture(scope="session")
+def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker of the session's own, on a free loopback port."""
+    import time
+
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    broker = Managed(
+        name="broker",
+        argv=[
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        env=dict(os.environ),
+        log_path=tmp_path_factory.mktemp("broker") / "broker.log",
+    )
+    broker.start()
+    wait_for_port(port, time.monotonic() + 30, broker.process)
+    yield f"127.0.0.1:{port}"
+    broker.terminate()
+    broker.wait(5)
+
+
+async def _databases(prefix: str, tmp: Path) -> dict[str, str]:
+    if POSTGRES:
+        return await create_databases(SERVICES, prefix)
+    return {s: f"sqlite+aiosqlite:///{tmp / f'{s}.db'}" for s in SERVICES}
+
+
+@pytest.fixture
+async def database_urls(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """One fresh database per service (PostgreSQL when reachable, else SQLite files)."""
+    urls = await _databases("sb_test", tmp_path)
+    yield urls
+    if POSTGRES:
+        await drop_databases(urls.values())

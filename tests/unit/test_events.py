@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from shared import events
+from shared.envelope import PoisonMessage, decode, encode
+from shared.topics import BROADCAST_TOPICS, dlq_topic, partner_topic
+
+
+def test_ce_type_and_topic_follow_the_architecture() -> None:
+    assert events.TrainingCompleted.ce_type() == "skillbridge.training.TrainingCompleted.v1"
+    assert events.QualificationAwarded.topic() == "skillbridge.certification.v1"
+    assert partner_topic("gsb") == "skillbridge.partner.gsb.v1"
+    assert dlq_topic("skillbridge.registry.v1") == "skillbridge.registry.v1.dlq"
+    with pytest.raises(ValueError, match="partner code"):
+        partner_topic("GSB bank")
+
+
+def test_every_event_is_in_the_catalogue_once_and_on_a_broadcast_topic() -> None:
+    assert len(events.EVENT_TYPES) == len(events.CATALOGUE)
+    for cls in events.CATALOGUE:
+        assert cls.topic() in BROADCAST_TOPICS
+
+
+@pytest.mark.parametrize("cls", events.CATALOGUE, ids=lambda c: c.__name__)
+def test_no_broadcast_event_carries_personal_data(cls: type[events.Event]) -> None:
+    assert not set(cls.model_fields) & events.PERSONAL_DATA_FIELDS
+
+
+def test_json_schemas_are_exported_for_every_type() -> None:
+    schemas = events.json_schemas()
+    assert set(schemas) == set(events.EVENT_TYPES)
+    assert "certificate_number" in schemas[events.QualificationAwarded.ce_type()]["properties"]  # type: ignore[index]
+
+
+def _award() -> events.QualificationAwarded:
+    return events.QualificationAwarded(
+        person_id="00000000-0000-4000-8000-000000000001",
+        certificate_number="SB-2026-AB",
+        occupation="gardener",
+        level=2,
+        valid_until=date(2029, 1, 1),
+        awarded_at=datetime.now(UTC),
+    )
+
+
+def test_binary_mode_round_trip() -> None:
+    record = encode(_award(), source="/skillbridge/certification")
+    assert record.key == b"00000000-0000-4000-8000-000000000001"
+    for header in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"):
+        assert record.headers[header]
+    assert record.headers["content-type"] == "application/json"
+    envelope = decode(
+        [(k, v.encode()) for k, v in record.headers.items()], record.key, record.value
+    )
+    assert envelope.event == _award().model_copy(update={"awarded_at": envelope.event.awarded_at})  # type: ignore[attr-defined]
+    assert envelope.id == record.headers["ce_id"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "value", "reason"),
+    [
+        ([], b"{}", "not a CloudEvent"),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", b"skillbridge.nope.Nothing.v1"),
+                ("content-type", b"application/json"),
+            ],
+            b"{}",
+            "unknown event type",
+        ),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", events.PersonRegistered.ce_type().encode()),
+                ("content-type", b"application/json"),
+            ],
+            b'{"person_id": "p"}',
+            "invalid data",
+        ),
+        (
+            [
+                ("ce_specversion", b"1.0"),
+                ("ce_id", b"1"),
+                ("ce_source", b"/x"),
+                ("ce_type", events.PersonRegistered.ce_type().encode()),
+                ("content-type", b"application/json"),
+            ],
+            b"{not json",
+            "not a JSON object",
+        ),
+    ],
+)
+def test_unusable_records_are_poison(
+    headers: list[tuple[str, bytes]], value: bytes, reason: str
+) -> None:
+    with pytest.raises(PoisonMessage, match=reason):
+        decode(headers, b"k", value)
