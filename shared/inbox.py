@@ -14,7 +14,7 @@ from shared.db import UtcDateTime
 class InboxColumns(SQLModel):
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=64)
-    processed_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    processed_at: datetime = Field(sa_type=UtcDateTime)
 
 
 async def claim(

@@ -54,7 +54,7 @@ async def track_topic(broker: KafkaBroker, topic: str) -> None:
     the cached metadata and a pending batch for it waits forever for a leader
     (docs/decisions/0006). Tracking every topic we publish to avoids that.
     """
-    client = broker.config.producer._producer.producer.client
+    client = broker.config.producer._producer.producer.client  # type: ignore[attr-defined]
     await client.add_topic(topic)
 
 
@@ -81,7 +81,7 @@ class DeadLetters:
         self._consumer = consumer
         self.sent = 0
 
-    async def send(self, record: ConsumerRecord[bytes, bytes], error: BaseException) -> None:
+    async def send(self, record: ConsumerRecord, error: BaseException) -> None:
         headers = {
             name: raw.decode("utf-8", errors="replace")
             for name, raw in (record.headers or ())

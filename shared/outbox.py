@@ -37,10 +37,8 @@ class OutboxColumns(SQLModel):
     headers: str = Field(sa_type=Text)
     value: str = Field(sa_type=Text)
     trace_carrier: str = Field(sa_type=Text, default="{}")
-    created_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    published_at: datetime | None = Field(  # type: ignore[call-overload]
-        default=None, sa_type=UtcDateTime, index=True
-    )
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
 
 
 def stage(

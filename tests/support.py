@@ -7,7 +7,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TypeVar
+
+from deploy.databases import create_databases
+from deploy.launcher import Stack, free_port
+from shared.topics import SERVICES
 
 T = TypeVar("T")
 
@@ -82,3 +87,22 @@ class TraceCollector:
 
     def close(self) -> None:
         self._server.shutdown()
+
+
+def make_stack(
+    data_dir: Path, bootstrap: str, extra_env: dict[str, str], *, postgres: bool, prefix: str
+) -> Stack:
+    """The four services as separate processes on the session's broker, on free ports."""
+    urls = (
+        asyncio.run(create_databases(SERVICES, prefix))
+        if postgres
+        else {s: f"sqlite+aiosqlite:///{data_dir / f'{s}.db'}" for s in SERVICES}
+    )
+    return Stack(
+        data_dir=data_dir,
+        external_bootstrap=bootstrap,
+        ports={service: free_port() for service in SERVICES},
+        database_urls=urls,
+        # Tansu (the session broker) lacks InitProducerId; an external name keeps the default on.
+        extra_env={"KAFKA_ENABLE_IDEMPOTENCE": "false", **extra_env},
+    )

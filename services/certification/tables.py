@@ -21,7 +21,7 @@ class TrainingRecord(Base, table=True):
     __tablename__ = "training_record"
     person_id: str = Field(primary_key=True, max_length=36)
     occupation: str = Field(primary_key=True, max_length=64)
-    completed_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    completed_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Assessment(Base, table=True):
@@ -32,7 +32,7 @@ class Assessment(Base, table=True):
     level: int
     passed: bool
     status: str = Field(max_length=20, index=True)
-    assessed_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    assessed_at: datetime = Field(sa_type=UtcDateTime)
     certificate_number: str | None = Field(default=None, max_length=32)
 
 
@@ -43,7 +43,7 @@ class Certificate(Base, table=True):
     person_id: str = Field(index=True, max_length=36)
     occupation: str = Field(max_length=64)
     level: int
-    issued_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    issued_at: datetime = Field(sa_type=UtcDateTime)
     valid_until: date
 
 

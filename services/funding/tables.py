@@ -38,9 +38,7 @@ class ConsentRecord(Base, table=True):
     person_id: str = Field(index=True, max_length=36)
     purpose: str = Field(max_length=50)
     lender_code: str | None = Field(default=None, max_length=32)
-    expires_at: datetime | None = Field(  # type: ignore[call-overload]
-        default=None, sa_type=UtcDateTime
-    )
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Qualification(Base, table=True):
@@ -65,7 +63,7 @@ class Referral(Base, table=True):
     certificate_number: str = Field(max_length=32)
     matched_clauses: list[str] = Field(sa_type=JSON)
     status: str = Field(max_length=20)
-    created_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    created_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Outbox(Base, OutboxColumns, table=True):

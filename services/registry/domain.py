@@ -16,6 +16,4 @@ def national_id(value: str) -> str:
     try:
         return str(pin.validate(value))
     except ValidationError as error:
-        raise DomainError(
-            f"not a valid Thai national ID: {error.message}", field="national_id"
-        ) from error
+        raise DomainError(f"not a valid Thai national ID: {error}", field="national_id") from error

@@ -23,7 +23,7 @@ class Person(Base, table=True):
     birth_date: date | None = None
     province_code: str = Field(max_length=2)
     phone: str | None = Field(default=None, max_length=20)
-    registered_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Consent(Base, table=True):
@@ -32,10 +32,8 @@ class Consent(Base, table=True):
     person_id: str = Field(foreign_key="person.person_id", index=True, max_length=36)
     purpose: str = Field(max_length=50)
     lender_code: str | None = Field(default=None, max_length=32)
-    granted_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    expires_at: datetime | None = Field(  # type: ignore[call-overload]
-        default=None, sa_type=UtcDateTime
-    )
+    granted_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Outbox(Base, OutboxColumns, table=True):

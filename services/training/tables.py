@@ -21,7 +21,7 @@ class KnownPerson(Base, table=True):
     __tablename__ = "known_person"
     person_id: str = Field(primary_key=True, max_length=36)
     province_code: str = Field(max_length=2)
-    registered_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
+    registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
 class Enrolment(Base, table=True):
@@ -35,10 +35,8 @@ class Enrolment(Base, table=True):
     status: str = Field(max_length=20)
     hours: int | None = None
     reason: str | None = Field(default=None, max_length=500)
-    enrolled_at: datetime = Field(sa_type=UtcDateTime)  # type: ignore[call-overload]
-    finished_at: datetime | None = Field(  # type: ignore[call-overload]
-        default=None, sa_type=UtcDateTime
-    )
+    enrolled_at: datetime = Field(sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class Outbox(Base, OutboxColumns, table=True):
