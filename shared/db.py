@@ -13,11 +13,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import DateTime, event, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 STAGED_EVENTS = "skillbridge.staged_events"
@@ -72,6 +73,17 @@ def make_engine(url: str) -> AsyncEngine:
         cursor.close()
 
     return engine
+
+
+async def lock_aggregate(session: AsyncSession, key: str) -> None:
+    """Serialise transactions about one aggregate (e.g. a person) until this one ends.
+
+    Needed where a decision reads one table and another transaction writes it (write skew
+    under READ COMMITTED). PostgreSQL: a transaction-scoped advisory lock. SQLite: nothing
+    to do, each service has one connection, so its transactions are already serial.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
 
 class Database:

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.certification import domain
 from services.certification.domain import AssessmentStatus
 from services.certification.tables import Assessment, Certificate, Outbox, TrainingRecord
+from shared.db import lock_aggregate
 from shared.envelope import source_of
 from shared.events import AssessmentFailed, QualificationAwarded, TrainingCompleted
 from shared.outbox import stage
@@ -30,6 +31,8 @@ class RecordAssessment:
 async def record_assessment(
     session: AsyncSession, cmd: RecordAssessment, *, valid_years: int
 ) -> Assessment:
+    # The award needs both the result and the training; they may be recorded concurrently.
+    await lock_aggregate(session, f"certification:{cmd.person_id}")
     now = datetime.now(UTC)
     trained = await session.get(TrainingRecord, (cmd.person_id, cmd.occupation))
     assessment = Assessment(
@@ -63,6 +66,7 @@ async def record_assessment(
 async def on_training_completed(
     session: AsyncSession, event: TrainingCompleted, *, valid_years: int
 ) -> None:
+    await lock_aggregate(session, f"certification:{event.person_id}")
     if await session.get(TrainingRecord, (event.person_id, event.occupation)) is None:
         session.add(
             TrainingRecord(

@@ -22,6 +22,7 @@ from services.funding.tables import (
     Qualification,
     Referral,
 )
+from shared.db import lock_aggregate
 from shared.envelope import source_of
 from shared.errors import Conflict, NotFound
 from shared.events import ConsentGranted, LoanReferralCreated, QualificationAwarded
@@ -64,6 +65,9 @@ async def lender_codes(session: AsyncSession) -> list[str]:
 
 
 async def on_consent_granted(session: AsyncSession, event: ConsentGranted) -> None:
+    # Consent and qualification arrive on different topics: with several replicas they can
+    # be handled at once, each missing the other's fact (write skew). Serialise per person.
+    await lock_aggregate(session, f"funding:{event.person_id}")
     if await session.get(ConsentRecord, event.consent_id) is None:
         session.add(
             ConsentRecord(
@@ -79,6 +83,7 @@ async def on_consent_granted(session: AsyncSession, event: ConsentGranted) -> No
 
 
 async def on_qualification_awarded(session: AsyncSession, event: QualificationAwarded) -> None:
+    await lock_aggregate(session, f"funding:{event.person_id}")
     if await session.get(Qualification, event.certificate_number) is None:
         session.add(
             Qualification(

@@ -1,0 +1,68 @@
+"""The award needs a pass and a training completion, recorded concurrently in any order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+import services.certification
+from services.certification import handlers
+from services.certification.tables import Assessment, Certificate
+from shared.db import Database
+from shared.events import TrainingCompleted
+from tests.conftest import POSTGRES
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES, reason="the race needs concurrent connections (PostgreSQL)"
+)
+
+
+@pytest.fixture
+async def db(database_urls: dict[str, str]) -> AsyncIterator[Database]:
+    database = Database(database_urls["certification"])
+    await database.migrate(Path(services.certification.__file__).parent / "migrations")
+    yield database
+    await database.dispose()
+
+
+async def test_concurrent_result_and_completion_always_award(db: Database) -> None:
+    people = [str(uuid.uuid4()) for _ in range(150)]
+
+    async def assess(person: str) -> None:
+        async with db.transaction() as session:
+            await handlers.record_assessment(
+                session, handlers.RecordAssessment(person, "gardener", 1, True), valid_years=3
+            )
+
+    async def complete(person: str) -> None:
+        event = TrainingCompleted(
+            person_id=person,
+            enrolment_id="e",
+            programme_code="p",
+            cohort_code="c",
+            occupation="gardener",
+            hours=30,
+            completed_at=datetime.now(UTC),
+        )
+        async with db.transaction() as session:
+            await handlers.on_training_completed(session, event, valid_years=3)
+
+    await asyncio.gather(*(f(p) for p in people for f in (assess, complete)))
+
+    async with db.transaction() as session:
+        stuck = (
+            await session.exec(
+                select(func.count())
+                .select_from(Assessment)
+                .where(Assessment.status == "awaiting-training")
+            )
+        ).one()
+        certificates = (await session.exec(select(func.count()).select_from(Certificate))).one()
+    assert stuck == 0
+    assert certificates == len(people)
