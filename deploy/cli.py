@@ -60,6 +60,15 @@ def smoke(
 
 
 @app.command()
+def schemas(out: Path = Path("docs/events")) -> None:
+    """Write the JSON Schema of every event (the public contract) to OUT, one file per type."""
+    from shared.events import write_schemas
+
+    for path in write_schemas(out):
+        typer.echo(path)
+
+
+@app.command()
 def bench(
     learners: Annotated[int, typer.Option(min=1)] = 10_000,
     data_dir: Path = Path("var/bench"),

@@ -7,7 +7,9 @@ Each event is a pydantic model; its CloudEvents `type` is
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -126,6 +128,23 @@ CATALOGUE: tuple[type[Event], ...] = (
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type(): cls for cls in CATALOGUE}
+
+
+def schema_files() -> dict[str, str]:
+    """File name -> JSON Schema text, as kept in docs/events/ (the published contract)."""
+    return {
+        f"{ce_type}.json": json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for ce_type, schema in json_schemas().items()
+    }
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in schema_files().items():
+        (folder / name).write_text(text, encoding="utf-8")
+        written.append(folder / name)
+    return written
 
 
 def json_schemas() -> dict[str, object]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,13 @@ def test_unusable_records_are_poison(
 ) -> None:
     with pytest.raises(PoisonMessage, match=reason):
         decode(headers, b"k", value)
+
+
+def test_published_json_schemas_match_the_catalogue() -> None:
+    folder = Path(__file__).parents[2] / "docs" / "events"
+    expected = events.schema_files()
+    assert sorted(p.name for p in folder.glob("*.json")) == sorted(expected), (
+        "run `skillbridge schemas` and commit docs/events/"
+    )
+    for name, text in expected.items():
+        assert (folder / name).read_text(encoding="utf-8") == text, name
