@@ -102,6 +102,29 @@ class Managed:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def start_tansu(port: int, log_path: Path, timeout: float = 30) -> Managed:
+    """The embedded broker, memory-only, on 127.0.0.1:`port`; returns once it accepts TCP."""
+    listener = f"tcp://127.0.0.1:{port}"
+    broker = Managed(
+        name="broker",
+        argv=[
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        log_path=log_path,
+    )
+    broker.start()
+    wait_for_port(port, time.monotonic() + timeout, broker.process)
+    return broker
+
+
 @dataclass
 class Stack:
     """Broker (unless an external one is named) plus the four services."""
@@ -130,24 +153,7 @@ class Stack:
     def start_broker(self, timeout: float = 30) -> None:
         if self.external_bootstrap:
             return
-        listener = f"tcp://127.0.0.1:{self.kafka_port}"
-        self.broker = Managed(
-            name="broker",
-            argv=[
-                tansu_binary(),
-                "broker",
-                "--listener-url",
-                listener,
-                "--advertised-listener-url",
-                listener,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-            log_path=self.data_dir / "logs" / "broker.log",
-        )
-        self.broker.start()
-        wait_for_port(self.kafka_port, time.monotonic() + timeout, self.broker.process)
+        self.broker = start_tansu(self.kafka_port, self.data_dir / "logs" / "broker.log", timeout)
 
     def service_env(self, service: str) -> dict[str, str]:
         prefix = service.upper()

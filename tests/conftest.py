@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.launcher import Managed, free_port, tansu_binary, wait_for_port
+from deploy.launcher import free_port, start_tansu
 from shared.topics import SERVICES
 
 POSTGRES = asyncio.run(postgres_reachable())
@@ -25,27 +24,8 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker of the session's own, on a free loopback port."""
-    import time
-
     port = free_port()
-    listener = f"tcp://127.0.0.1:{port}"
-    broker = Managed(
-        name="broker",
-        argv=[
-            tansu_binary(),
-            "broker",
-            "--listener-url",
-            listener,
-            "--advertised-listener-url",
-            listener,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        env=dict(os.environ),
-        log_path=tmp_path_factory.mktemp("broker") / "broker.log",
-    )
-    broker.start()
-    wait_for_port(port, time.monotonic() + 30, broker.process)
+    broker = start_tansu(port, tmp_path_factory.mktemp("broker") / "broker.log")
     yield f"127.0.0.1:{port}"
     broker.terminate()
     broker.wait(5)
