@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,6 @@ class Observed:
 
 async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Observed]:
     """Every record now on the topics (from offset 0 to the end), without a consumer group."""
-    import time
-
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:

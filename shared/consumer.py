@@ -135,12 +135,13 @@ class EventConsumer:
                 await self._apply_alone(item)
 
     async def _apply(self, items: list[_Item]) -> None:
+        applied = skipped = 0
         async with self._db.transaction() as session:
             fresh = await claim(session, self._inbox, self.name, (i.envelope.id for i in items))
             for item in items:
                 envelope = item.envelope
                 if envelope.id not in fresh:
-                    self.duplicates += 1
+                    skipped += 1
                     continue
                 fresh.discard(envelope.id)  # a duplicate inside one batch counts once
                 with consumer_span(
@@ -152,7 +153,10 @@ class EventConsumer:
                     },
                 ):
                     await self._handlers[envelope.type](session, envelope.event)
-                self.processed += 1
+                applied += 1
+        # Counted once committed: a batch that rolls back is retried record by record.
+        self.processed += applied
+        self.duplicates += skipped
 
     async def _apply_alone(self, item: _Item) -> None:
         attempts = self._settings.consumer_max_attempts
