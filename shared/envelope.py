@@ -55,13 +55,13 @@ def encode(event: Event, *, source: str, event_id: str | None = None) -> Encoded
         "source": source,
         "type": event.ce_type(),
         "time": datetime.now(UTC),
-        "subject": event.person_id,
+        "subject": event.key(),
         "datacontenttype": CONTENT_TYPE,
     }
     cloud_event = CloudEvent(attributes, event.model_dump(mode="json"))
-    message = ce_kafka.to_binary(cloud_event, _FORMAT, key_mapper=lambda _: event.person_id)
+    message = ce_kafka.to_binary(cloud_event, _FORMAT, key_mapper=lambda _: event.key())
     return EncodedRecord(
-        key=event.person_id.encode(),
+        key=event.key().encode(),
         value=message.value,
         headers={name: value.decode() for name, value in message.headers.items()},
     )

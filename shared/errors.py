@@ -21,3 +21,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+class Gone(DomainError):
+    """The record existed and was erased (PDPA): only a tombstone remains."""
+
+    status = 410

@@ -16,9 +16,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.topics import service_topic
 
-# Fields that must never appear in a broadcast event (checked by the contract tests).
+# Fields that must never appear in a broadcast event about a person (contract tests check).
+# (`name` is allowed on villages and organisations, which are not people.)
 PERSONAL_DATA_FIELDS = frozenset(
-    {"national_id", "first_name", "last_name", "name", "phone", "address", "birth_date"}
+    {
+        "national_id",
+        "first_name",
+        "last_name",
+        "first_name_th",
+        "last_name_th",
+        "first_name_en",
+        "last_name_en",
+        "phone",
+        "address",
+        "house_no",
+        "birth_date",
+        "monthly_income",
+    }
 )
 
 
@@ -30,10 +44,6 @@ class Event(BaseModel):
     service: ClassVar[str]
     major: ClassVar[int] = 1
 
-    person_id: str = Field(
-        min_length=1, max_length=36, description="Opaque person id (UUID); also the Kafka key."
-    )
-
     @classmethod
     def ce_type(cls) -> str:
         return f"skillbridge.{cls.service}.{cls.__name__}.v{cls.major}"
@@ -42,23 +52,159 @@ class Event(BaseModel):
     def topic(cls) -> str:
         return service_topic(cls.service, cls.major)
 
+    def key(self) -> str:
+        """The Kafka key (and CloudEvents subject): events with one key stay in order."""
+        raise NotImplementedError
 
-class PersonRegistered(Event):
+
+class PersonEvent(Event):
+    """An event about one person, keyed by the person's opaque id."""
+
+    person_id: str = Field(
+        min_length=1, max_length=36, description="Opaque person id (UUID); also the Kafka key."
+    )
+
+    def key(self) -> str:
+        return self.person_id
+
+
+# --- registry -------------------------------------------------------------------------
+# Location travels as codes down to the village (selection caps seats per village); the
+# house address stays in the registry. Age rules need only the birth year.
+
+
+class PersonRegistered(PersonEvent):
     service = "registry"
     province_code: str
+    village_code: str | None = None
+    birth_year: int | None = Field(default=None, description="Gregorian year; no full date")
     registered_at: datetime
 
 
-class ConsentGranted(Event):
+class PersonRelocated(PersonEvent):
+    """The person's province or village changed (not the house address, which never leaves)."""
+
     service = "registry"
-    consent_id: str
+    province_code: str
+    village_code: str | None = None
+    relocated_at: datetime
+
+
+class PersonMerged(PersonEvent):
+    """Two records were the same person: `person_id` is retired in favour of `survivor_id`."""
+
+    service = "registry"
+    survivor_id: str = Field(min_length=1, max_length=36)
+    merged_at: datetime
+
+
+class PersonErased(PersonEvent):
+    """PDPA erasure: every service must drop what it holds about this person."""
+
+    service = "registry"
+    erased_at: datetime
+
+
+class ConsentGranted(PersonEvent):
+    service = "registry"
+    consent_id: str = Field(description="Also the receipt id given to the person")
     purpose: str = Field(description="e.g. 'loan-referral'")
     lender_code: str | None = Field(default=None, description="None: any partner lender")
+    data_categories: list[str] = Field(
+        default_factory=list, description="What may be shared for this purpose, e.g. 'contact'"
+    )
     granted_at: datetime
     expires_at: datetime | None = None
 
 
-class LearnerEnrolled(Event):
+class ConsentWithdrawn(PersonEvent):
+    """The person withdrew this consent, or it expired (`reason`)."""
+
+    service = "registry"
+    consent_id: str
+    purpose: str
+    lender_code: str | None = None
+    reason: str = Field(description="'withdrawn', 'expired' or 'erased'")
+    withdrawn_at: datetime
+
+
+class HouseholdEvent(Event):
+    household_id: str = Field(min_length=1, max_length=36, description="Also the Kafka key")
+
+    def key(self) -> str:
+        return self.household_id
+
+
+class HouseholdRegistered(HouseholdEvent):
+    service = "registry"
+    province_code: str
+    village_code: str | None = None
+    registered_at: datetime
+
+
+class HouseholdMemberJoined(HouseholdEvent):
+    service = "registry"
+    person_id: str = Field(min_length=1, max_length=36)
+    joined_at: datetime
+
+
+class HouseholdMemberLeft(HouseholdEvent):
+    service = "registry"
+    person_id: str = Field(min_length=1, max_length=36)
+    left_at: datetime
+
+
+class HouseholdIncomeRecorded(HouseholdEvent):
+    """A new monthly income figure: only its band travels, never the amount."""
+
+    service = "registry"
+    income_band: str = Field(description="Band label, e.g. 'B03'; bands sort by income")
+    band_floor: int = Field(ge=0, description="Lowest monthly income in the band (THB)")
+    band_ceiling: int | None = Field(default=None, description="Exclusive; None: open-ended")
+    low_income: bool
+    recorded_at: datetime
+
+
+class VillageRegistered(Event):
+    service = "registry"
+    village_code: str
+    name: str
+    province_code: str
+    district: str | None = None
+    tourism_class: str | None = Field(default=None, description="A, B, C or D")
+    registered_at: datetime
+
+    def key(self) -> str:
+        return self.village_code
+
+
+class OrganisationRegistered(Event):
+    service = "registry"
+    code: str
+    kind: str = Field(description="programme-owner, training-partner, assessor, lender or fund")
+    name: str
+    registered_at: datetime
+
+    def key(self) -> str:
+        return self.code
+
+
+class TrainerRegistered(Event):
+    """A community trainer (sage); contact details stay in the registry."""
+
+    service = "registry"
+    trainer_id: str
+    person_id: str | None = Field(default=None, max_length=36)
+    occupations: list[str]
+    village_code: str | None = None
+    role: str = Field(description="'lead' or 'member'")
+    registered_at: datetime
+
+    def key(self) -> str:
+        return self.trainer_id
+
+
+class LearnerEnrolled(PersonEvent):
     service = "training"
     enrolment_id: str
     programme_code: str
@@ -67,7 +213,7 @@ class LearnerEnrolled(Event):
     enrolled_at: datetime
 
 
-class TrainingCompleted(Event):
+class TrainingCompleted(PersonEvent):
     service = "training"
     enrolment_id: str
     programme_code: str
@@ -77,7 +223,7 @@ class TrainingCompleted(Event):
     completed_at: datetime
 
 
-class TrainingNotCompleted(Event):
+class TrainingNotCompleted(PersonEvent):
     service = "training"
     enrolment_id: str
     programme_code: str
@@ -87,7 +233,7 @@ class TrainingNotCompleted(Event):
     recorded_at: datetime
 
 
-class QualificationAwarded(Event):
+class QualificationAwarded(PersonEvent):
     service = "certification"
     certificate_number: str
     occupation: str
@@ -96,7 +242,7 @@ class QualificationAwarded(Event):
     awarded_at: datetime
 
 
-class AssessmentFailed(Event):
+class AssessmentFailed(PersonEvent):
     service = "certification"
     assessment_id: str
     occupation: str
@@ -104,7 +250,7 @@ class AssessmentFailed(Event):
     assessed_at: datetime
 
 
-class LoanReferralCreated(Event):
+class LoanReferralCreated(PersonEvent):
     service = "funding"
     referral_id: str
     lender_code: str
@@ -118,7 +264,18 @@ class LoanReferralCreated(Event):
 
 CATALOGUE: tuple[type[Event], ...] = (
     PersonRegistered,
+    PersonRelocated,
+    PersonMerged,
+    PersonErased,
     ConsentGranted,
+    ConsentWithdrawn,
+    HouseholdRegistered,
+    HouseholdMemberJoined,
+    HouseholdMemberLeft,
+    HouseholdIncomeRecorded,
+    VillageRegistered,
+    OrganisationRegistered,
+    TrainerRegistered,
     LearnerEnrolled,
     TrainingCompleted,
     TrainingNotCompleted,

@@ -38,7 +38,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.field:
             body["fields"] = [{"field": exc.field, "message": exc.message}]
         body.update({k: v for k, v in exc.context.items() if v is not None})
-        return JSONResponse(status_code=exc.status, content=body)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -63,6 +63,9 @@ class Service:
             self.consumer.subscribe(self.broker)
         # Run after migrations, before consumers start (e.g. funding's partner topics).
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        # Long-running jobs (schedules, import workers): started last, cancelled first.
+        self.background: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
         install_error_handlers(self.app)
@@ -83,11 +86,38 @@ class Service:
             await hook()
         await self.broker.start()
         self.relay.start()
+        self._tasks = [asyncio.create_task(self._guard(job)) for job in self.background]
         self._started = True
         log.info("%s started on %s:%d", self.name, self.settings.http_host, self.settings.http_port)
 
+    def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+        """Run `job` on a schedule while the service runs; a failure is logged, not fatal."""
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    log.exception(
+                        "%s: scheduled job %s failed; next run in %ss", self.name, name, seconds
+                    )
+                await asyncio.sleep(seconds)
+
+        self.background.append(loop)
+
+    async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: background job stopped", self.name)
+
     async def stop(self) -> None:
         self._started = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
             await asyncio.wait_for(self.relay.stop(), timeout=10)
         except TimeoutError:

@@ -1,0 +1,166 @@
+"""Operator API keys with roles (read < write < admin), stored as SHA-256 hashes.
+
+A key is a random 256-bit token, so a plain SHA-256 is enough (no password stretching
+needed) and lets us look it up by hash. Clients send `Authorization: Bearer <key>` or
+`X-API-Key: <key>`. Missing or unknown key: 401; a key whose role is too low: 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import IntEnum
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Field, SQLModel, select
+
+from shared.db import Database, UtcDateTime
+from shared.errors import DomainError
+
+TOKEN_PREFIX = "sbk_"
+
+
+class Role(IntEnum):
+    read = 1
+    write = 2
+    admin = 3
+
+
+class Unauthenticated(DomainError):
+    status = 401
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class ApiKeyColumns(SQLModel):
+    key_id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=100, unique=True)
+    role: str = Field(max_length=10)
+    secret_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who is calling: recorded as the actor in audit entries."""
+
+    key_id: str
+    name: str
+    role: Role
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_bearer = HTTPBearer(auto_error=False)
+_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+class ApiKeys:
+    """Checks keys against the service's `api_key` table, caching hits briefly.
+
+    The cache means a revoked key keeps working for at most `cache_seconds`.
+    """
+
+    def __init__(
+        self, db: Database, table: type[ApiKeyColumns], *, cache_seconds: float = 30.0
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Operator]] = {}
+
+    async def ensure(self, name: str, token: str, role: Role) -> None:
+        """Install a key given by the operator (e.g. the bootstrap admin key) if absent."""
+        digest = hash_token(token)
+        async with self.db.transaction() as session:
+            existing = (
+                await session.exec(select(self.table).where(self.table.secret_hash == digest))
+            ).first()
+            if existing is None:
+                session.add(
+                    self.table(
+                        key_id=secrets.token_hex(8),
+                        name=name,
+                        role=role.name,
+                        secret_hash=digest,
+                        created_at=datetime.now(UTC),
+                    )
+                )
+
+    async def create(self, name: str, role: Role) -> tuple[ApiKeyColumns, str]:
+        """A new key; the token is returned once and only its hash is kept."""
+        token = new_token()
+        async with self.db.transaction() as session:
+            clash = (await session.exec(select(self.table).where(self.table.name == name))).first()
+            if clash is not None:
+                raise DomainError(f"a key named {name!r} exists", field="name")
+            row = self.table(
+                key_id=secrets.token_hex(8),
+                name=name,
+                role=role.name,
+                secret_hash=hash_token(token),
+                created_at=datetime.now(UTC),
+            )
+            session.add(row)
+        return row, token
+
+    async def list(self) -> list[ApiKeyColumns]:
+        async with self.db.transaction() as session:
+            return list((await session.exec(select(self.table))).all())
+
+    async def revoke(self, key_id: str) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(self.table, key_id)
+            if row is None:
+                raise DomainError(f"no key {key_id}", field="key_id")
+            row.revoked_at = row.revoked_at or datetime.now(UTC)
+        self._cache.clear()
+
+    async def authenticate(self, token: str | None) -> Operator:
+        if not token:
+            raise Unauthenticated("an API key is required (Authorization: Bearer <key>)")
+        digest = hash_token(token)
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.transaction() as session:
+            row = (
+                await session.exec(select(self.table).where(self.table.secret_hash == digest))
+            ).first()
+        if row is None or row.revoked_at is not None:
+            raise Unauthenticated("unknown or revoked API key")
+        operator = Operator(key_id=row.key_id, name=row.name, role=Role[row.role])
+        self._cache[digest] = (time.monotonic() + self.cache_seconds, operator)
+        return operator
+
+    def require(self, role: Role) -> Callable[..., Awaitable[Operator]]:
+        """A FastAPI dependency: the calling operator, if their key has at least `role`."""
+
+        async def dependency(
+            request: Request,
+            bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+            header: str | None = Depends(_header),
+        ) -> Operator:
+            operator = await self.authenticate(bearer.credentials if bearer else header)
+            if operator.role < role:
+                raise Forbidden(
+                    f"this needs a {role.name} key; {operator.name!r} is {operator.role.name}"
+                )
+            request.state.operator = operator
+            return operator
+
+        return dependency
