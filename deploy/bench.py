@@ -109,7 +109,9 @@ async def drive(stack: Stack, scenario: Scenario, expected: int) -> Driven:
         await observer.start()  # assigned before the first request, so receipt times are honest
         task = asyncio.create_task(observer.consume())
         started_at = time.time()
-        by_id = await run_journeys(stack.urls(), scenario, concurrency=CONCURRENCY)
+        by_id = await run_journeys(
+            stack.urls(), scenario, api_key=stack.admin_key, concurrency=CONCURRENCY
+        )
         timeout = settle_timeout(len(scenario.trainees))
         deadline = time.monotonic() + timeout
         await wait_settled(stack, scenario, timeout)

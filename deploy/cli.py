@@ -23,7 +23,9 @@ def up(
     with running(stack):
         for service, url in stack.urls().items():
             typer.echo(f"{service:<14} {url}/docs")
-        typer.echo(f"broker         {stack.bootstrap}\nrunning; press Ctrl-C to stop")
+        typer.echo(f"broker         {stack.bootstrap}")
+        typer.echo(f"admin key      in {stack.admin_key_file} (Authorization: Bearer <key>)")
+        typer.echo("running; press Ctrl-C to stop")
         try:
             while all(m.running for m in stack.services.values()):
                 time.sleep(1)

@@ -80,7 +80,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
             f"{len(scenario.estates)} estates, lenders "
             + ", ".join(sorted({p.lender_code for p in scenario.products}))
         )
-        by_id = asyncio.run(run_journeys(stack.urls(), scenario))
+        by_id = asyncio.run(run_journeys(stack.urls(), scenario, api_key=stack.admin_key))
         asyncio.run(wait_settled(stack, scenario, timeout))
         observed, per_lender = asyncio.run(observe(stack, scenario))
         print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
@@ -92,6 +92,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
             f"  broker         {stack.bootstrap} (e.g. kcat -C -b {stack.bootstrap} "
             f"-t {partner_topic('gsb')} -J -e)"
         )
+        print(f"  admin key      in {stack.admin_key_file} (Authorization: Bearer <key>)")
         if smoke:
             problems = check(scenario, by_id, observed)
             if problems:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.auth import new_token
+
 SERVICES: dict[str, int] = {
     "registry": 8001,
     "training": 8002,
@@ -135,12 +137,20 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The registry's bootstrap admin key (operators' API keys are made with it).
+    admin_key: str = field(
+        default_factory=lambda: os.environ.get("SKILLBRIDGE_ADMIN_KEY") or new_token()
+    )
     broker: Managed | None = None
     services: dict[str, Managed] = field(default_factory=dict)
 
     @property
     def bootstrap(self) -> str:
         return self.external_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def admin_key_file(self) -> Path:
+        return self.data_dir / "admin.key"
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -163,6 +173,7 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             f"{prefix}_HTTP_PORT": str(self.ports[service]),
             f"{prefix}_DATABASE_URL": self.database_url(service),
+            "REGISTRY_ADMIN_KEY": self.admin_key,
             **self.extra_env,
         }
         if not self.external_bootstrap:
@@ -183,6 +194,8 @@ class Stack:
 
     def start(self, timeout: float = 60) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.admin_key_file.write_text(self.admin_key + "\n")
+        self.admin_key_file.chmod(0o600)
         self.start_broker()
         for service in self.ports:
             self.start_service(service)

@@ -119,13 +119,15 @@ async def run_journeys(
     urls: Mapping[str, str],
     scenario: Scenario,
     *,
+    api_key: str,
     concurrency: int = 16,
     replication_timeout: float = 120,
     progress: Progress = print,
 ) -> dict[str, str]:
-    """Seed the scenario; returns national ID -> person_id."""
+    """Seed the scenario with an operator's key; returns national ID -> person_id."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
         await configure_lenders(client, urls["funding"], scenario)
         deadline = time.monotonic() + replication_timeout
 
@@ -133,10 +135,10 @@ async def run_journeys(
             consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
             person = {
                 "national_id": trainee.national_id,
-                "first_name": trainee.first_name,
-                "last_name": trainee.last_name,
+                "first_name_th": trainee.first_name,
+                "last_name_th": trainee.last_name,
                 "birth_date": trainee.birth_date.isoformat(),
-                "province_code": trainee.province_code,
+                "address": {"province_code": trainee.province_code},
                 "consents": consents,
             }
             body = _expect(

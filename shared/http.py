@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
@@ -37,7 +38,7 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, object] = {"error": type(exc).__name__, "message": exc.message}
         if exc.field:
             body["fields"] = [{"field": exc.field, "message": exc.message}]
-        body.update({k: v for k, v in exc.context.items() if v is not None})
+        body.update(jsonable_encoder({k: v for k, v in exc.context.items() if v is not None}))
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(status_code=exc.status, content=body, headers=headers)
 

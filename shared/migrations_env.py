@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import MetaData, engine_from_config, pool
+
+from shared.db import UtcDateTime
 
 
 def run(target_metadata: MetaData) -> None:
@@ -21,11 +26,19 @@ def run(target_metadata: MetaData) -> None:
         _run_on(conn, target_metadata)
 
 
+def _render_item(type_: str, obj: Any, _autogen_context: AutogenContext) -> str | Literal[False]:
+    # Migrations must not import application code: UtcDateTime is a plain aware DateTime.
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run_on(connection: object, target_metadata: MetaData) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs batch mode for ALTERs
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from services.registry import api
+from services.registry.api.deps import Deps
+from services.registry.handlers import consent, places
 from services.registry.settings import RegistrySettings
-from services.registry.tables import Inbox, Outbox
+from services.registry.tables import ApiKey, Inbox, Outbox
+from shared.auth import ApiKeys, Role
 from shared.runtime import Service
 
 
 def build(settings: RegistrySettings | None = None) -> Service:
+    settings = settings or RegistrySettings()
     service = Service(
         name="registry",
-        settings=settings or RegistrySettings(),
+        settings=settings,
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
     )
-    api.install(service.app, service.db)
+    keys = ApiKeys(service.db, ApiKey)
+    service.startup_hooks.append(partial(places.load_reference_data, service.db))
+    if settings.admin_key is not None:
+        admin_key = settings.admin_key.get_secret_value()
+
+        async def install_admin_key() -> None:
+            await keys.ensure("bootstrap-admin", admin_key, Role.admin)
+
+        service.startup_hooks.append(install_admin_key)
+    api.install(service.app, Deps(service.db, settings, keys))
+
+    async def expire_consents() -> None:
+        while True:  # in pages, so one sweep never holds a huge transaction
+            async with service.db.transaction() as session:
+                if await consent.expire_due(session, limit=500) < 500:
+                    return
+
+    service.every(settings.consent_sweep_seconds, expire_consents, "consent expiry")
     return service
 
 

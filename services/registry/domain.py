@@ -1,6 +1,11 @@
-"""Registry rules: identity and consent. Pure: no I/O."""
+"""Registry rules: identity, dates, income bands, consent vocabulary. Pure: no I/O."""
 
 from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 from stdnum.exceptions import ValidationError
 from stdnum.th import pin
@@ -9,6 +14,24 @@ from shared.errors import DomainError
 
 LOAN_REFERRAL = "loan-referral"
 PURPOSES = frozenset({LOAN_REFERRAL})
+# What a person may agree to share for a purpose; identity = national ID and name.
+DATA_CATEGORIES = frozenset({"contact", "identity", "address", "household-income"})
+SEXES = frozenset({"female", "male", "other"})
+TOURISM_CLASSES = {
+    "A": "tourism potential, ready for promotion",
+    "B": "tourism potential, needs infrastructure",
+    "C": "learning potential",
+    "D": "community products",
+}
+ORGANISATION_KINDS = frozenset(
+    {"programme-owner", "training-partner", "assessor", "lender", "fund"}
+)
+TRAINER_ROLES = frozenset({"lead", "member"})
+
+# The Buddhist Era is 543 years ahead; a year this large can only be BE.
+BE_OFFSET = 543
+_BE_FROM = 2400
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
 def national_id(value: str) -> str:
@@ -17,3 +40,65 @@ def national_id(value: str) -> str:
         return str(pin.validate(value))
     except ValidationError as error:
         raise DomainError(f"not a valid Thai national ID: {error}", field="national_id") from error
+
+
+def birth_date(value: str | date, *, today: date | None = None) -> date:
+    """ISO date from `YYYY-MM-DD` or `DD/MM/YYYY`, in Gregorian or Buddhist Era years."""
+    if isinstance(value, date):
+        parsed = value
+    else:
+        text = value.strip()
+        dmy = _DMY.match(text)
+        try:
+            if dmy:
+                day, month, year = (int(g) for g in dmy.groups())
+            else:
+                year, month, day = (int(p) for p in text.split("-"))
+            if year >= _BE_FROM:
+                year -= BE_OFFSET
+            parsed = date(year, month, day)
+        except ValueError as error:
+            raise DomainError(
+                f"birth date {value!r} is not YYYY-MM-DD or DD/MM/YYYY (Gregorian or BE)",
+                field="birth_date",
+            ) from error
+    today = today or datetime.now(UTC).date()
+    if parsed > today or parsed.year < 1900:
+        raise DomainError(f"birth date {parsed.isoformat()} is not plausible", field="birth_date")
+    return parsed
+
+
+@dataclass(frozen=True)
+class IncomeBand:
+    label: str
+    floor: int
+    ceiling: int | None  # exclusive; None for the top band
+
+
+def income_band(monthly_income: int, edges: list[int]) -> IncomeBand:
+    """The band a monthly income falls in; labels B01, B02, ... sort like the incomes."""
+    if monthly_income < 0:
+        raise DomainError("monthly income cannot be negative", field="monthly_income")
+    index = bisect_right(edges, monthly_income) - 1
+    ceiling = edges[index + 1] if index + 1 < len(edges) else None
+    return IncomeBand(label=f"B{index + 1:02d}", floor=edges[index], ceiling=ceiling)
+
+
+def is_low_income(monthly_income: int, threshold: int) -> bool:
+    return monthly_income < threshold
+
+
+def check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise DomainError(
+            f"unknown purpose {purpose!r}; expected one of {sorted(PURPOSES)}", field="purpose"
+        )
+
+
+def check_data_categories(categories: list[str]) -> None:
+    unknown = sorted(set(categories) - DATA_CATEGORIES)
+    if unknown:
+        raise DomainError(
+            f"unknown data categories {unknown}; expected some of {sorted(DATA_CATEGORIES)}",
+            field="data_categories",
+        )

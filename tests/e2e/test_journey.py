@@ -70,6 +70,7 @@ def expect(response: httpx.Response, status: int) -> Any:
 def journeys(stack: Stack) -> dict[str, Person]:
     """Drive every person through the HTTP APIs (as programme staff would)."""
     trace_id = secrets.token_hex(16)
+    auth = {"Authorization": f"Bearer {stack.admin_key}"}
     with httpx.Client(timeout=30) as client:
         for lender, product, occupations, level in PRODUCTS:
             expect(
@@ -101,12 +102,12 @@ def journeys(stack: Stack) -> dict[str, Person]:
             person.person_id = expect(
                 client.post(
                     f"{stack.url('registry')}/people",
-                    headers=headers,
+                    headers={**headers, **auth},
                     json={
                         "national_id": person.national_id,
-                        "first_name": "สมหญิง",
-                        "last_name": "ทดสอบ",
-                        "province_code": "10",
+                        "first_name_th": "สมหญิง",
+                        "last_name_th": "ทดสอบ",
+                        "address": {"province_code": "10"},
                         "consents": [
                             {"purpose": "loan-referral", "lender_code": code}
                             for code in person.consent
@@ -247,25 +248,28 @@ async def _services_in(collector: TraceCollector, trace_id: str) -> set[str]:
 
 
 async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, Person]) -> None:
+    auth = {"Authorization": f"Bearer {stack.admin_key}"}
     async with httpx.AsyncClient(timeout=10) as client:
         bad_id = await client.post(
             f"{stack.url('registry')}/people",
+            headers=auth,
             json={
                 "national_id": "1234567890123",
-                "first_name": "a",
-                "last_name": "b",
-                "province_code": "10",
+                "first_name_th": "a",
+                "last_name_th": "b",
+                "address": {"province_code": "10"},
             },
         )
         assert bad_id.status_code == 422
         assert bad_id.json()["fields"][0]["field"] == "national_id"
         duplicate = await client.post(
             f"{stack.url('registry')}/people",
+            headers=auth,
             json={
                 "national_id": PEOPLE[0].national_id,
-                "first_name": "a",
-                "last_name": "b",
-                "province_code": "10",
+                "first_name_th": "a",
+                "last_name_th": "b",
+                "address": {"province_code": "10"},
             },
         )
         assert duplicate.status_code == 409
@@ -297,3 +301,34 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
         )
         assert level.status_code == 422
         assert level.json()["fields"][0]["field"] == "level"
+
+
+async def test_erasure_leaves_no_personal_data_readable_anywhere(
+    stack: Stack, journeys: dict[str, Person]
+) -> None:
+    person = next(p for p in PEOPLE if p.label == "consent for gsb only")
+    auth = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(timeout=10, headers=auth) as client:
+        erased = await client.post(f"{stack.url('registry')}/people/{person.person_id}/erasure")
+        assert erased.status_code == 200, erased.text
+        registry_reads = [
+            await client.get(f"{stack.url('registry')}/people/{person.person_id}{suffix}")
+            for suffix in ("", "/export")
+        ]
+        assert [r.status_code for r in registry_reads] == [410, 410]
+        other_reads = [
+            await client.get(f"{stack.url('funding')}/referrals", params={"person_id": pid})
+            for pid in (person.person_id,)
+        ] + [await client.get(f"{stack.url(s)}/counts") for s in ("training", "certification")]
+    records = await eventually(
+        lambda: read_topics(stack.bootstrap, [BROADCAST_TOPICS[0]]),
+        lambda found: any(
+            r.key == person.person_id and r.headers["ce_type"].endswith("PersonErased.v1")
+            for r in found
+        ),
+        what="PersonErased on the registry topic",
+    )
+    readable = "\n".join(r.text for r in registry_reads + other_reads)
+    readable += "\n".join(f"{r.headers} {r.data}" for r in records)
+    for value in (person.national_id, "สมหญิง", "ทดสอบ"):
+        assert value not in readable

@@ -40,7 +40,13 @@ async def test_sigkill_mid_journey_changes_nothing(
         def seed() -> None:
             try:
                 result["ids"] = asyncio.run(
-                    run_journeys(stack.urls(), scenario, concurrency=8, progress=lambda _: None)
+                    run_journeys(
+                        stack.urls(),
+                        scenario,
+                        api_key=stack.admin_key,
+                        concurrency=8,
+                        progress=lambda _: None,
+                    )
                 )
             except BaseException as error:  # surfaced below
                 result["error"] = error

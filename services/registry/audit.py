@@ -1,0 +1,57 @@
+"""The audit log: who changed what and when, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry.tables import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    fields: Iterable[str] = (),
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Add one entry. `fields` names what changed; values are never kept (PDPA)."""
+    session.add(
+        AuditEntry(
+            at=at or datetime.now(UTC),
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            fields=",".join(sorted(fields)),
+            detail=detail,
+        )
+    )
+
+
+async def entries(
+    session: AsyncSession,
+    *,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    after_id: int = 0,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """Oldest first, paged by id (`after_id` = the last id of the previous page)."""
+    query = select(AuditEntry).where(col(AuditEntry.id) > after_id)
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    query = query.order_by(col(AuditEntry.id)).limit(limit)
+    return list((await session.exec(query)).all())

@@ -1,0 +1,143 @@
+"""PDPA consent: purpose-specific grants with a receipt, withdrawal, expiry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry import audit
+from services.registry.schemas import ConsentIn
+from services.registry.tables import Consent, Outbox, Person
+from shared.envelope import source_of
+from shared.errors import Conflict, DomainError, Gone, NotFound
+from shared.events import ConsentGranted, ConsentWithdrawn
+from shared.outbox import stage
+
+SOURCE = source_of("registry")
+
+
+async def grant(
+    session: AsyncSession,
+    actor: str,
+    person_id: str,
+    cmd: ConsentIn,
+    *,
+    now: datetime | None = None,
+) -> Consent:
+    now = now or datetime.now(UTC)
+    if cmd.expires_at is not None and cmd.expires_at <= now:
+        raise DomainError("expiry must be in the future", field="expires_at")
+    consent = Consent(
+        consent_id=str(uuid.uuid4()),
+        person_id=person_id,
+        purpose=cmd.purpose,
+        lender_code=cmd.lender_code,
+        data_categories=",".join(cmd.data_categories),
+        granted_at=now,
+        expires_at=cmd.expires_at,
+    )
+    session.add(consent)
+    stage(
+        session,
+        Outbox,
+        ConsentGranted(
+            person_id=person_id,
+            consent_id=consent.consent_id,
+            purpose=consent.purpose,
+            lender_code=consent.lender_code,
+            data_categories=list(cmd.data_categories),
+            granted_at=now,
+            expires_at=consent.expires_at,
+        ),
+        source=SOURCE,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="consent.granted",
+        entity_type="consent",
+        entity_id=consent.consent_id,
+        detail=f"person {person_id}; purpose {cmd.purpose}; lender {cmd.lender_code or 'any'}",
+        at=now,
+    )
+    return consent
+
+
+async def grant_for(session: AsyncSession, actor: str, person_id: str, cmd: ConsentIn) -> Consent:
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person {person_id}", field="person_id")
+    if person.status != "active":
+        raise Gone(f"person {person_id} is {person.status}")
+    return await grant(session, actor, person_id, cmd)
+
+
+def _close(session: AsyncSession, consent: Consent, reason: str, now: datetime, actor: str) -> None:
+    consent.withdrawn_at, consent.withdrawal_reason = now, reason
+    session.add(consent)
+    audit.record(
+        session,
+        actor=actor,
+        action=f"consent.{reason}",
+        entity_type="consent",
+        entity_id=consent.consent_id,
+        detail=f"person {consent.person_id}",
+        at=now,
+    )
+
+
+async def withdraw(session: AsyncSession, actor: str, person_id: str, consent_id: str) -> Consent:
+    consent = await session.get(Consent, consent_id)
+    if consent is None or consent.person_id != person_id:
+        raise NotFound(f"person {person_id} has no consent {consent_id}", field="consent_id")
+    if consent.withdrawn_at is not None:
+        raise Conflict(
+            f"consent {consent_id} already ended ({consent.withdrawal_reason})",
+            withdrawn_at=consent.withdrawn_at.isoformat(),
+        )
+    now = datetime.now(UTC)
+    _close(session, consent, "withdrawn", now, actor)
+    stage(session, Outbox, _withdrawn_event(consent, "withdrawn", now), source=SOURCE)
+    return consent
+
+
+async def close_all(session: AsyncSession, person_id: str, *, reason: str, now: datetime) -> int:
+    """End every open consent of a person without events (PersonErased says it for them)."""
+    open_ = await session.exec(
+        select(Consent).where(Consent.person_id == person_id, col(Consent.withdrawn_at).is_(None))
+    )
+    closed = 0
+    for consent in open_:
+        _close(session, consent, reason, now, "registry")
+        closed += 1
+    return closed
+
+
+async def expire_due(session: AsyncSession, now: datetime | None = None, limit: int = 500) -> int:
+    """End consents whose expiry passed; run on a schedule. Returns how many it ended."""
+    now = now or datetime.now(UTC)
+    due = await session.exec(
+        select(Consent)
+        .where(col(Consent.withdrawn_at).is_(None), col(Consent.expires_at) <= now)
+        .limit(limit)
+    )
+    expired = 0
+    for consent in due:
+        _close(session, consent, "expired", now, "registry")
+        stage(session, Outbox, _withdrawn_event(consent, "expired", now), source=SOURCE)
+        expired += 1
+    return expired
+
+
+def _withdrawn_event(consent: Consent, reason: str, now: datetime) -> ConsentWithdrawn:
+    return ConsentWithdrawn(
+        person_id=consent.person_id,
+        consent_id=consent.consent_id,
+        purpose=consent.purpose,
+        lender_code=consent.lender_code,
+        reason=reason,
+        withdrawn_at=now,
+    )

@@ -1,0 +1,103 @@
+"""Organisations taking part: programme owners, training partners, assessors, lenders, funds.
+
+Registering one tells the other services (OrganisationRegistered); the same request again
+is a no-op, different data under a known code is a 409.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry import audit, domain
+from services.registry.schemas import OrgCode, Strict
+from services.registry.tables import Organisation, Outbox
+from shared.db import lock_aggregate
+from shared.envelope import source_of
+from shared.errors import Conflict, DomainError, NotFound
+from shared.events import OrganisationRegistered
+from shared.outbox import stage
+
+SOURCE = source_of("registry")
+_FIELDS = ("kind", "name_en", "name_th")
+
+
+class OrganisationIn(Strict):
+    code: OrgCode = Field(examples=["gsb"])
+    kind: str = Field(
+        max_length=20, description="one of: " + ", ".join(sorted(domain.ORGANISATION_KINDS))
+    )
+    name_en: str = Field(min_length=1, max_length=200, examples=["Government Savings Bank"])
+    name_th: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+@dataclass(frozen=True)
+class Registration:
+    organisation: Organisation
+    created: bool
+
+
+def check_kind(kind: str, *, field: str = "kind") -> None:
+    if kind not in domain.ORGANISATION_KINDS:
+        raise DomainError(
+            f"unknown organisation kind {kind!r}; expected one of "
+            f"{sorted(domain.ORGANISATION_KINDS)}",
+            field=field,
+        )
+
+
+async def register(
+    session: AsyncSession, actor: str, cmd: OrganisationIn, *, now: datetime | None = None
+) -> Registration:
+    now = now or datetime.now(UTC)
+    check_kind(cmd.kind)
+    await lock_aggregate(session, f"registry:organisation:{cmd.code}")
+    have = await session.get(Organisation, cmd.code)
+    if have is not None:
+        changed = [n for n in _FIELDS if getattr(have, n) != getattr(cmd, n)]
+        if changed:
+            raise Conflict(
+                f"organisation {cmd.code!r} is registered with other data ({', '.join(changed)})",
+                field="code",
+            )
+        return Registration(have, created=False)
+    organisation = Organisation(
+        code=cmd.code, kind=cmd.kind, name_en=cmd.name_en, name_th=cmd.name_th, registered_at=now
+    )
+    session.add(organisation)
+    stage(
+        session,
+        Outbox,
+        OrganisationRegistered(code=cmd.code, kind=cmd.kind, name=cmd.name_en, registered_at=now),
+        source=SOURCE,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="organisation.registered",
+        entity_type="organisation",
+        entity_id=cmd.code,
+        fields=[n for n in _FIELDS if getattr(cmd, n) is not None],
+        at=now,
+    )
+    return Registration(organisation, created=True)
+
+
+async def list_organisations(
+    session: AsyncSession, *, kind: str | None = None
+) -> list[Organisation]:
+    query = select(Organisation)
+    if kind:
+        query = query.where(Organisation.kind == kind)
+    return list((await session.exec(query.order_by(col(Organisation.code)))).all())
+
+
+async def get(session: AsyncSession, code: str) -> Organisation:
+    organisation = await session.get(Organisation, code)
+    if organisation is None:
+        raise NotFound(f"no organisation {code!r}", field="code")
+    return organisation

@@ -1,0 +1,170 @@
+"""Community trainers (sages): who teaches which occupations in which village.
+
+CDD's Sammachiv model: one sage per village is trained as the lead trainer and picks four
+more, so a village has at most one lead and four members. Name and phone are personal
+data: they stay in the registry and never travel in TrainerRegistered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.registry import audit
+from services.registry.handlers.places import get_village
+from services.registry.schemas import Phone, PlaceCode, Strict
+from services.registry.tables import Outbox, Person, Trainer
+from shared.db import lock_aggregate
+from shared.envelope import source_of
+from shared.errors import Conflict, DomainError, NotFound
+from shared.events import TrainerRegistered
+from shared.outbox import stage
+
+SOURCE = source_of("registry")
+LEADS_PER_VILLAGE = 1
+MEMBERS_PER_VILLAGE = 4
+OCCUPATIONS_MAX_CHARS = 500  # the table keeps them comma-separated in 500 characters
+
+OccupationCode = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64, examples=["health-massage"]),
+]
+
+
+def _occupations(codes: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(codes))  # keeps the caller's order
+    if len(",".join(unique)) > OCCUPATIONS_MAX_CHARS:
+        raise ValueError(f"occupation codes take more than {OCCUPATIONS_MAX_CHARS} characters")
+    return unique
+
+
+class TrainerIn(Strict):
+    person_id: str | None = Field(
+        default=None, min_length=1, max_length=36, description="the trainer's registered person"
+    )
+    display_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="needed without a person_id"
+    )
+    phone: Phone | None = None
+    occupations: Annotated[list[OccupationCode], AfterValidator(_occupations)] = Field(
+        min_length=1, max_length=20, description="occupation codes the trainer teaches"
+    )
+    village_code: PlaceCode | None = Field(default=None, description="a registered village")
+    role: Literal["lead", "member"] = "member"
+
+
+def check_village_team(role: str, leads: int, members: int) -> None:
+    """Pure rule: may one more trainer of `role` join a village that has these already?"""
+    if role == "lead" and leads >= LEADS_PER_VILLAGE:
+        raise Conflict("this village already has its lead trainer", field="role")
+    if role == "member" and members >= MEMBERS_PER_VILLAGE:
+        raise Conflict(
+            f"this village already has {MEMBERS_PER_VILLAGE} member trainers "
+            f"(a village has one lead and at most {MEMBERS_PER_VILLAGE} members)",
+            field="village_code",
+        )
+
+
+async def register(
+    session: AsyncSession, actor: str, cmd: TrainerIn, *, now: datetime | None = None
+) -> Trainer:
+    now = now or datetime.now(UTC)
+    if cmd.person_id is None and cmd.display_name is None:
+        raise DomainError(
+            "give a display_name, or the person_id of a registered person", field="display_name"
+        )
+    if cmd.person_id is not None:
+        person = await session.get(Person, cmd.person_id)
+        if person is None or person.status != "active":
+            raise DomainError(f"no active person {cmd.person_id}", field="person_id")
+    if cmd.village_code is not None:
+        await get_village(session, cmd.village_code)
+        # Two registrations for one village must not both pass the caps below.
+        await lock_aggregate(session, f"registry:village-trainers:{cmd.village_code}")
+        team = (
+            await session.exec(select(Trainer).where(Trainer.village_code == cmd.village_code))
+        ).all()
+        if cmd.person_id is not None:
+            same = [t for t in team if t.person_id == cmd.person_id]
+            if same:
+                raise Conflict(
+                    "this person is already a trainer in this village",
+                    field="person_id",
+                    existing_trainer_id=same[0].trainer_id,
+                )
+        check_village_team(
+            cmd.role,
+            leads=sum(t.role == "lead" for t in team),
+            members=sum(t.role == "member" for t in team),
+        )
+    trainer = Trainer(
+        trainer_id=str(uuid.uuid4()),
+        person_id=cmd.person_id,
+        display_name=cmd.display_name,
+        phone=cmd.phone,
+        occupations=",".join(cmd.occupations),
+        village_code=cmd.village_code,
+        role=cmd.role,
+        registered_at=now,
+    )
+    session.add(trainer)
+    stage(
+        session,
+        Outbox,
+        TrainerRegistered(
+            trainer_id=trainer.trainer_id,
+            person_id=cmd.person_id,
+            occupations=cmd.occupations,
+            village_code=cmd.village_code,
+            role=cmd.role,
+            registered_at=now,
+        ),
+        source=SOURCE,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="trainer.registered",
+        entity_type="trainer",
+        entity_id=trainer.trainer_id,
+        fields=[name for name, value in cmd.model_dump().items() if value is not None],
+        at=now,
+    )
+    return trainer
+
+
+def occupations_of(trainer: Trainer) -> list[str]:
+    return [code for code in trainer.occupations.split(",") if code]
+
+
+async def list_trainers(
+    session: AsyncSession,
+    *,
+    village_code: str | None = None,
+    occupation: str | None = None,
+    role: str | None = None,
+    limit: int = 1000,
+) -> list[Trainer]:
+    query = select(Trainer)
+    if village_code:
+        query = query.where(Trainer.village_code == village_code)
+    if occupation:
+        # Whole codes only: "mechanic" must not match "boat-mechanic". The caller's code
+        # is validated (letters, digits, hyphens), so it holds no LIKE wildcards.
+        query = query.where(("," + col(Trainer.occupations) + ",").like(f"%,{occupation},%"))
+    if role:
+        query = query.where(Trainer.role == role)
+    query = query.order_by(col(Trainer.registered_at), col(Trainer.trainer_id)).limit(limit)
+    return list((await session.exec(query)).all())
+
+
+async def get(session: AsyncSession, trainer_id: str) -> Trainer:
+    trainer = await session.get(Trainer, trainer_id)
+    if trainer is None:
+        raise NotFound(f"no trainer {trainer_id}", field="trainer_id")
+    return trainer

@@ -1,0 +1,51 @@
+"""In-process service fixtures: the real app on the session broker and a fresh database."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from services.registry.__main__ import build as build_registry
+from services.registry.settings import RegistrySettings
+from shared.runtime import Service
+
+
+@dataclass
+class RunningRegistry:
+    service: Service
+    client: httpx.AsyncClient  # authenticated with the bootstrap admin key
+    admin_key: str
+
+    def anonymous(self) -> httpx.AsyncClient:
+        """A client without a key (close it yourself)."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.service.app), base_url="http://registry"
+        )
+
+
+@pytest.fixture
+async def registry(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterator[RunningRegistry]:
+    admin_key = "sbk_" + secrets.token_urlsafe(24)
+    settings = RegistrySettings(
+        database_url=database_urls["registry"],
+        kafka_bootstrap_servers=bootstrap,
+        kafka_enable_idempotence=False,
+        admin_key=admin_key,
+    )
+    service = build_registry(settings)
+    await service.start()
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app),
+        base_url="http://registry",
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=60,
+    )
+    try:
+        yield RunningRegistry(service, client, admin_key)
+    finally:
+        await client.aclose()
+        await service.stop()
