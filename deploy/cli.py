@@ -81,5 +81,35 @@ def bench(
     raise typer.Exit(run(learners=learners, data_dir=data_dir))
 
 
+@app.command("import-people")
+def import_people(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the CSV to import")],
+    url: Annotated[str, typer.Option(help="the registry")] = "http://127.0.0.1:8001",
+    key: Annotated[
+        str, typer.Option(envvar="SKILLBRIDGE_API_KEY", help="an API key with write access")
+    ] = "",
+    report: Annotated[
+        Path | None, typer.Option(help="rejection report CSV; default: next to FILE")
+    ] = None,
+) -> None:
+    """Import people and households from a CSV (docs/registry-import.md), showing progress."""
+    from deploy.import_client import run
+
+    if not key:
+        raise typer.BadParameter("give --key or set SKILLBRIDGE_API_KEY", param_hint="--key")
+    raise typer.Exit(run(url=url, key=key, path=file, report=report))
+
+
+@app.command("bench-import")
+def bench_import(
+    rows: Annotated[int, typer.Option(min=100)] = 100_000,
+    data_dir: Path = Path("var/bench-import"),
+) -> None:
+    """Import a generated CSV twice on SQLite and PostgreSQL; print rows/s and check counts."""
+    from deploy.import_bench import run
+
+    raise typer.Exit(run(rows=rows, data_dir=data_dir))
+
+
 if __name__ == "__main__":
     app()

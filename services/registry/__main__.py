@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.registry import api
 from services.registry.api.deps import Deps
-from services.registry.handlers import consent, places
+from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
 from services.registry.tables import ApiKey, Inbox, Outbox
 from shared.auth import ApiKeys, Role
@@ -41,6 +41,8 @@ def build(settings: RegistrySettings | None = None) -> Service:
                     return
 
     service.every(settings.consent_sweep_seconds, expire_consents, "consent expiry")
+    # CSV imports: woken by each upload (imports.wake_event), resumes interrupted jobs.
+    service.background.append(partial(imports.run_worker, service.db, settings))
     return service
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.registry.api import (
     audit,
     households,
+    imports,
     keys,
     organisations,
     people,
@@ -17,5 +18,5 @@ from services.registry.api.deps import Deps
 
 
 def install(app: FastAPI, deps: Deps) -> None:
-    for module in (people, households, audit, places, organisations, trainers, keys):
+    for module in (people, households, imports, audit, places, organisations, trainers, keys):
         app.include_router(module.router(deps))
