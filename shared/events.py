@@ -204,22 +204,60 @@ class TrainerRegistered(Event):
         return self.trainer_id
 
 
-class LearnerEnrolled(PersonEvent):
+class LearnerApplied(PersonEvent):
     service = "training"
-    enrolment_id: str
+    application_id: str
     programme_code: str
     cohort_code: str
     occupation: str
+    applied_at: datetime
+
+
+class LearnerEnrolled(PersonEvent):
+    """A seat in the cohort: from selection, a later application, or a promotion."""
+
+    service = "training"
+    enrolment_id: str = Field(description="The application's id")
+    programme_code: str
+    cohort_code: str
+    occupation: str
+    rank: int | None = Field(default=None, description="Selection rank (1 = first)")
     enrolled_at: datetime
 
 
+class LearnerWaitlisted(PersonEvent):
+    service = "training"
+    application_id: str
+    programme_code: str
+    cohort_code: str
+    occupation: str
+    rank: int = Field(description="Selection rank (1 = first); the waitlist keeps rank order")
+    reason: str = Field(description="Why no seat: cohort full, village cap, household")
+    waitlisted_at: datetime
+
+
+class LearnerWithdrew(PersonEvent):
+    service = "training"
+    application_id: str
+    programme_code: str
+    cohort_code: str
+    occupation: str
+    previous_status: str = Field(description="applied, enrolled or waitlisted")
+    reason: str
+    withdrew_at: datetime
+
+
 class TrainingCompleted(PersonEvent):
+    """The learner met the course's completion rule when the cohort closed."""
+
     service = "training"
     enrolment_id: str
     programme_code: str
     cohort_code: str
+    course_code: str | None = None
     occupation: str
     hours: int
+    days_attended: int | None = None
     completed_at: datetime
 
 
@@ -228,6 +266,7 @@ class TrainingNotCompleted(PersonEvent):
     enrolment_id: str
     programme_code: str
     cohort_code: str
+    course_code: str | None = None
     occupation: str
     reason: str
     recorded_at: datetime
@@ -276,7 +315,10 @@ CATALOGUE: tuple[type[Event], ...] = (
     VillageRegistered,
     OrganisationRegistered,
     TrainerRegistered,
+    LearnerApplied,
     LearnerEnrolled,
+    LearnerWaitlisted,
+    LearnerWithdrew,
     TrainingCompleted,
     TrainingNotCompleted,
     QualificationAwarded,

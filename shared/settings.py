@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,6 +13,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///var/skillbridge.db"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Installed at start-up as the "bootstrap-admin" key; it creates the other keys.
+    admin_key: SecretStr | None = None
 
     # The broker is shared by all services, so these use the unprefixed names operators expect.
     kafka_bootstrap_servers: str = Field(

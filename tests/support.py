@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -10,11 +11,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+from stdnum.th import pin
+
 from deploy.databases import create_databases
 from deploy.launcher import Stack, free_port
 from shared.topics import SERVICES
 
 T = TypeVar("T")
+
+
+def national_id() -> str:
+    """A random Thai national ID with a valid check digit."""
+    body = "3" + "".join(secrets.choice("0123456789") for _ in range(11))
+    return body + pin.calc_check_digit(body)
 
 
 async def eventually(

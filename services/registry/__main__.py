@@ -10,7 +10,8 @@ from services.registry.api.deps import Deps
 from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
 from services.registry.tables import ApiKey, Inbox, Outbox
-from shared.auth import ApiKeys, Role
+from shared import auth_api
+from shared.auth import ApiKeys
 from shared.runtime import Service
 
 
@@ -25,13 +26,7 @@ def build(settings: RegistrySettings | None = None) -> Service:
     )
     keys = ApiKeys(service.db, ApiKey)
     service.startup_hooks.append(partial(places.load_reference_data, service.db))
-    if settings.admin_key is not None:
-        admin_key = settings.admin_key.get_secret_value()
-
-        async def install_admin_key() -> None:
-            await keys.ensure("bootstrap-admin", admin_key, Role.admin)
-
-        service.startup_hooks.append(install_admin_key)
+    auth_api.install(service, keys, settings.admin_key)
     api.install(service.app, Deps(service.db, settings, keys))
 
     async def expire_consents() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -12,9 +12,6 @@ class RegistrySettings(ServiceSettings):
     service_name: str = "registry"
     database_url: str = "sqlite+aiosqlite:///var/registry.db"
     http_port: int = 8001
-
-    # Installed at start-up as the "bootstrap-admin" key; it creates the other keys.
-    admin_key: SecretStr | None = None
 
     # Monthly household income (THB) below which a household counts as low-income.
     low_income_threshold: int = Field(default=10_000, ge=0)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
@@ -15,28 +17,152 @@ class Base(SQLModel, registry=registry()):
     pass
 
 
-class KnownPerson(Base, table=True):
-    """Replica of the registry's people, built from PersonRegistered (never called directly)."""
+# --- replica of registry data, built from its events (never called directly) ------------
 
+
+class KnownPerson(Base, table=True):
     __tablename__ = "known_person"
     person_id: str = Field(primary_key=True, max_length=36)
     province_code: str = Field(max_length=2)
+    village_code: str | None = Field(default=None, max_length=32)
+    status: str = Field(default="active", max_length=10)  # active | erased | merged
+    survivor_id: str | None = Field(default=None, max_length=36)
     registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class Enrolment(Base, table=True):
-    __tablename__ = "enrolment"
-    __table_args__ = (UniqueConstraint("person_id", "cohort_code"),)
-    enrolment_id: str = Field(primary_key=True, max_length=36)
-    person_id: str = Field(index=True, max_length=36)
+class KnownMembership(Base, table=True):
+    """Person -> household. Household events are keyed by household, person events by
+    person, so membership may arrive before the person: kept apart, joined when ranking."""
+
+    __tablename__ = "known_membership"
+    person_id: str = Field(primary_key=True, max_length=36)
+    household_id: str = Field(index=True, max_length=36)
+    joined_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class KnownHousehold(Base, table=True):
+    __tablename__ = "known_household"
+    household_id: str = Field(primary_key=True, max_length=36)
+    income_band: str = Field(max_length=10)
+    band_floor: int
+    band_ceiling: int | None = None
+    low_income: bool
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class KnownTrainer(Base, table=True):
+    __tablename__ = "known_trainer"
+    trainer_id: str = Field(primary_key=True, max_length=36)
+    person_id: str | None = Field(default=None, max_length=36)
+    occupations: list[str] = Field(sa_type=JSON)
+    village_code: str | None = Field(default=None, max_length=32)
+    role: str = Field(max_length=10)
+
+
+class KnownOrganisation(Base, table=True):
+    __tablename__ = "known_organisation"
+    code: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=20)
+    name: str = Field(max_length=200)
+
+
+# --- training's own data --------------------------------------------------------------
+
+
+class Programme(Base, table=True):
+    __tablename__ = "programme"
+    code: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    owner_code: str = Field(max_length=32)
+    year: int
+    occupations: list[str] = Field(sa_type=JSON)
+    target_total: int
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ProgrammeTarget(Base, table=True):
+    __tablename__ = "programme_target"
+    programme_code: str = Field(primary_key=True, max_length=64)
+    place_kind: str = Field(primary_key=True, max_length=20)  # estate | province | village
+    place_code: str = Field(primary_key=True, max_length=32)
+    target: int
+
+
+class Course(Base, table=True):
+    __tablename__ = "course"
+    code: str = Field(primary_key=True, max_length=64)
     programme_code: str = Field(index=True, max_length=64)
-    cohort_code: str = Field(max_length=64)
     occupation: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    days: int
+    hours: int
+    day_plan: list[dict[str, Any]] = Field(sa_type=JSON)
+    min_attendance_days: int
+    practical_required: bool
+    created_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Cohort(Base, table=True):
+    __tablename__ = "cohort"
+    code: str = Field(primary_key=True, max_length=64)
+    course_code: str = Field(index=True, max_length=64)
+    programme_code: str = Field(index=True, max_length=64)
+    occupation: str = Field(max_length=64)
+    venue_kind: str = Field(max_length=20)  # estate | learning-centre | village
+    venue_code: str = Field(max_length=32)
+    venue_name: str | None = Field(default=None, max_length=200)
+    dates: list[str] = Field(sa_type=JSON)  # ISO dates of the teaching days
+    capacity: int
+    village_cap: int | None = None
+    one_per_household: bool = True
+    trainer_ids: list[str] = Field(sa_type=JSON)
+    status: str = Field(max_length=10)
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    selected_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class Application(Base, table=True):
+    """One person's application to one cohort, through seat or waitlist to the outcome.
+    Its id is also the enrolment id in LearnerEnrolled and TrainingCompleted."""
+
+    __tablename__ = "application"
+    __table_args__ = (
+        UniqueConstraint("cohort_code", "person_id"),
+        Index("ix_application_cohort_status", "cohort_code", "status"),
+    )
+    application_id: str = Field(primary_key=True, max_length=36)
+    cohort_code: str = Field(max_length=64)
+    programme_code: str = Field(index=True, max_length=64)
+    occupation: str = Field(max_length=64)
+    person_id: str = Field(index=True, max_length=36)
     status: str = Field(max_length=20)
-    hours: int | None = None
-    reason: str | None = Field(default=None, max_length=500)
-    enrolled_at: datetime = Field(sa_type=UtcDateTime)
-    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    applied_at: datetime = Field(sa_type=UtcDateTime)
+    # Ranking inputs, frozen when ranked so the explanation stays true later.
+    province_code: str | None = Field(default=None, max_length=2)
+    village_code: str | None = Field(default=None, max_length=32)
+    household_id: str | None = Field(default=None, max_length=36)
+    income_band: str | None = Field(default=None, max_length=10)
+    band_floor: int | None = None
+    band_ceiling: int | None = None
+    rank: int | None = None
+    why: str | None = Field(default=None, max_length=1000)
+    practical_passed: bool | None = None
+    days_attended: int | None = None
+    outcome_reason: str | None = Field(default=None, max_length=500)
+    updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class Attendance(Base, table=True):
+    __tablename__ = "attendance"
+    application_id: str = Field(primary_key=True, max_length=36)
+    day: date = Field(primary_key=True)
+    present: bool
+    recorded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class ApiKey(Base, ApiKeyColumns, table=True):
+    __tablename__ = "api_key"
 
 
 class Outbox(Base, OutboxColumns, table=True):

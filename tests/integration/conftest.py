@@ -11,6 +11,8 @@ import pytest
 
 from services.registry.__main__ import build as build_registry
 from services.registry.settings import RegistrySettings
+from services.training.__main__ import build as build_training
+from services.training.settings import TrainingSettings
 from shared.runtime import Service
 
 
@@ -46,6 +48,38 @@ async def registry(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterat
     )
     try:
         yield RunningRegistry(service, client, admin_key)
+    finally:
+        await client.aclose()
+        await service.stop()
+
+
+@dataclass
+class RunningTraining:
+    service: Service
+    client: httpx.AsyncClient  # authenticated with the bootstrap admin key
+
+
+@pytest.fixture
+async def training(
+    bootstrap: str, database_urls: dict[str, str], registry: RunningRegistry
+) -> AsyncIterator[RunningTraining]:
+    """Training beside the registry, fed only by the registry's events on the broker."""
+    settings = TrainingSettings(
+        database_url=database_urls["training"],
+        kafka_bootstrap_servers=bootstrap,
+        kafka_enable_idempotence=False,
+        admin_key=registry.admin_key,
+    )
+    service = build_training(settings)
+    await service.start()
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app),
+        base_url="http://training",
+        headers={"Authorization": f"Bearer {registry.admin_key}"},
+        timeout=60,
+    )
+    try:
+        yield RunningTraining(service, client)
     finally:
         await client.aclose()
         await service.stop()

@@ -67,7 +67,7 @@ async def test_poison_goes_to_dlq_duplicates_are_skipped_and_the_partition_moves
         b'{"person_id": 1}',
         [(k, v) for k, v in good[2] if k != "ce_id"] + [("ce_id", b"bad-1")],
     )
-    no_headers = (key.encode(), b"\x00garbage", [])
+    no_headers: tuple[bytes, bytes, list[tuple[str, bytes]]] = (key.encode(), b"\x00garbage", [])
     other = _registered(str(uuid.uuid4()))
     await _produce(bootstrap, [no_headers, bad_type_data, good, good, other])
 
@@ -93,10 +93,10 @@ async def test_poison_goes_to_dlq_duplicates_are_skipped_and_the_partition_moves
 
 
 async def _counts(service: Service) -> dict[str, int]:
-    from services.training import handlers
+    from services.training.handlers import reports
 
     async with service.db.transaction() as session:
-        return await handlers.counts(session)
+        return await reports.counts(session)
 
 
 async def test_outbox_rows_become_cloudevents_on_the_topic_and_are_marked_sent(

@@ -10,17 +10,12 @@ from typing import Any
 
 import httpx
 from sqlmodel import col, select
-from stdnum.th import pin
 
 from services.registry.handlers import consent
 from services.registry.tables import AuditEntry, Outbox, Person
 from shared.events import PERSONAL_DATA_FIELDS
 from tests.integration.conftest import RunningRegistry
-
-
-def national_id() -> str:
-    body = "3" + "".join(secrets.choice("0123456789") for _ in range(11))
-    return body + pin.calc_check_digit(body)
+from tests.support import national_id
 
 
 def person(**overrides: Any) -> dict[str, Any]:

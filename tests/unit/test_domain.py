@@ -7,8 +7,7 @@ import pytest
 from services.certification import domain as certification
 from services.funding import domain as funding
 from services.registry import domain as registry
-from services.training import domain as training
-from shared.errors import Conflict, DomainError
+from shared.errors import DomainError
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -56,10 +55,3 @@ def test_award_waits_for_training_and_failures_never_award() -> None:
     assert certification.outcome(False, True) == certification.AssessmentStatus.FAILED
     assert certification.valid_until(date(2024, 2, 29), 3) == date(2027, 2, 28)
     assert certification.certificate_number(date(2026, 1, 1)).startswith("SB-2026-")
-
-
-def test_an_enrolment_finishes_once() -> None:
-    done = training.finish("enrolled", training.EnrolmentStatus.COMPLETED)
-    assert done == training.EnrolmentStatus.COMPLETED
-    with pytest.raises(Conflict):
-        training.finish(done, training.EnrolmentStatus.NOT_COMPLETED)

@@ -8,7 +8,6 @@ from services.registry.api import (
     audit,
     households,
     imports,
-    keys,
     organisations,
     people,
     places,
@@ -18,5 +17,5 @@ from services.registry.api.deps import Deps
 
 
 def install(app: FastAPI, deps: Deps) -> None:
-    for module in (people, households, imports, audit, places, organisations, trainers, keys):
+    for module in (people, households, imports, audit, places, organisations, trainers):
         app.include_router(module.router(deps))

@@ -1,4 +1,7 @@
-"""Operator API keys, admin only: create (the token is shown once), list, revoke."""
+"""Routes for operator API keys, admin only: create (the token is shown once), list, revoke.
+
+Every service with keys mounts the same router (`install_keys`).
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,18 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlmodel import col, func, select
 
-from services.registry.api.deps import Deps
-from services.registry.schemas import Strict
-from shared.auth import ApiKeyColumns, Operator, Role
+from shared.auth import ApiKeyColumns, ApiKeys, Operator, Role
+from shared.db import Database
 from shared.errors import Conflict, NotFound
+from shared.runtime import Service
 
 
-class KeyIn(Strict):
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$",
         description="who or what uses the key; recorded as the actor in the audit log",
@@ -40,13 +45,14 @@ class KeyCreated(KeyOut):
     token: str = Field(description="shown this once; only its hash is kept")
 
 
-def router(deps: Deps) -> APIRouter:
+def router(db: Database, keys: ApiKeys) -> APIRouter:
     api = APIRouter(tags=["api keys"])
-    keys, table = deps.keys, deps.keys.table
+    table = keys.table
+    admin = keys.require(Role.admin)
 
     @api.post("/api-keys", status_code=201, response_model=KeyCreated)
-    async def create(body: KeyIn, _: Operator = Depends(deps.admin)) -> KeyCreated:
-        async with deps.db.transaction() as session:
+    async def create(body: KeyIn, _: Operator = Depends(admin)) -> KeyCreated:
+        async with db.transaction() as session:
             clash = (await session.exec(select(table).where(table.name == body.name))).first()
         if clash is not None:
             raise Conflict(f"a key named {body.name!r} exists", field="name")
@@ -54,13 +60,13 @@ def router(deps: Deps) -> APIRouter:
         return KeyCreated(**KeyOut.of(row).model_dump(), token=token)
 
     @api.get("/api-keys", response_model=list[KeyOut])
-    async def list_keys(_: Operator = Depends(deps.admin)) -> list[KeyOut]:
+    async def list_keys(_: Operator = Depends(admin)) -> list[KeyOut]:
         rows = await keys.list()
         return [KeyOut.of(r) for r in sorted(rows, key=lambda r: r.created_at)]
 
     @api.delete("/api-keys/{key_id}", response_model=KeyOut)
-    async def revoke(key_id: str, _: Operator = Depends(deps.admin)) -> KeyOut:
-        async with deps.db.transaction() as session:
+    async def revoke(key_id: str, _: Operator = Depends(admin)) -> KeyOut:
+        async with db.transaction() as session:
             row = await session.get(table, key_id)
             if row is None:
                 raise NotFound(f"no key {key_id}", field="key_id")
@@ -76,10 +82,24 @@ def router(deps: Deps) -> APIRouter:
                 if admins <= 1:
                     raise Conflict("this is the last active admin key", field="key_id")
         await keys.revoke(key_id)  # also clears the key cache, so it stops working now
-        async with deps.db.transaction() as session:
+        async with db.transaction() as session:
             revoked = await session.get(table, key_id)
         if revoked is None:  # deleted meanwhile
             raise NotFound(f"no key {key_id}", field="key_id")
         return KeyOut.of(revoked)
 
     return api
+
+
+def install(service: Service, keys: ApiKeys, admin_key: SecretStr | None) -> None:
+    """Mount the key routes and, if the operator gave one, install the bootstrap admin key
+    at start-up (it creates the other keys)."""
+    service.app.include_router(router(service.db, keys))
+    if admin_key is None:
+        return
+    token = admin_key.get_secret_value()
+
+    async def install_admin_key() -> None:
+        await keys.ensure("bootstrap-admin", token, Role.admin)
+
+    service.startup_hooks.append(install_admin_key)

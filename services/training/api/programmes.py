@@ -1,0 +1,139 @@
+"""Programmes (with achievement against target), courses and cohorts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+
+from services.training.api.deps import Deps
+from services.training.domain import DayPlanEntry
+from services.training.handlers import reports, setup
+from services.training.schemas import (
+    AchievementOut,
+    CohortIn,
+    CohortOut,
+    CompletionRuleIn,
+    CourseIn,
+    CourseOut,
+    DayPlanIn,
+    ProgrammeIn,
+    ProgrammeOut,
+    ProgressOut,
+    VenueIn,
+)
+from services.training.tables import Cohort, Course, Programme
+from shared.auth import Operator
+from shared.errors import NotFound
+
+
+def _programme(row: Programme) -> ProgrammeOut:
+    return ProgrammeOut.model_validate(row, from_attributes=True)
+
+
+def _course(row: Course) -> CourseOut:
+    return CourseOut(
+        **row.model_dump(exclude={"day_plan", "min_attendance_days", "practical_required"}),
+        day_plan=[DayPlanIn(**entry) for entry in row.day_plan],
+        completion=CompletionRuleIn(
+            min_attendance_days=row.min_attendance_days, practical_required=row.practical_required
+        ),
+    )
+
+
+def cohort_out(row: Cohort, counts: dict[str, int]) -> CohortOut:
+    return CohortOut(
+        **row.model_dump(exclude={"venue_kind", "venue_code", "venue_name"}),
+        venue=VenueIn(kind=row.venue_kind, code=row.venue_code, name=row.venue_name),
+        counts=counts,
+    )
+
+
+def _status(response: Response, created: bool) -> None:
+    response.status_code = 201 if created else 200  # the same request again: 200
+
+
+def router(deps: Deps) -> APIRouter:
+    api = APIRouter(tags=["programmes"])
+    db = deps.db
+
+    @api.post("/programmes", status_code=201, response_model=ProgrammeOut)
+    async def create_programme(
+        body: ProgrammeIn, response: Response, _: Operator = Depends(deps.writer)
+    ) -> ProgrammeOut:
+        cmd = setup.NewProgramme(
+            **body.model_dump(exclude={"targets"}),
+            targets=[setup.Target(**t.model_dump()) for t in body.targets],
+        )
+        async with db.transaction() as session:
+            result = await setup.create_programme(session, cmd)
+            _status(response, result.created)
+            return _programme(result.row)
+
+    @api.get("/programmes/{code}", response_model=ProgrammeOut)
+    async def read_programme(code: str, _: Operator = Depends(deps.reader)) -> ProgrammeOut:
+        async with db.transaction() as session:
+            row = await session.get(Programme, code)
+            if row is None:
+                raise NotFound(f"no programme {code!r}", field="code")
+            return _programme(row)
+
+    @api.get("/programmes/{code}/achievement", response_model=AchievementOut)
+    async def achievement(code: str, _: Operator = Depends(deps.reader)) -> AchievementOut:
+        async with db.transaction() as session:
+            programme, total, places = await reports.achievement(session, code)
+        return AchievementOut(
+            programme_code=programme.code,
+            year=programme.year,
+            target=total.target,
+            completed=total.completed,
+            percent=total.percent,
+            places=[ProgressOut(**p.__dict__, percent=p.percent) for p in places],
+        )
+
+    @api.post("/courses", status_code=201, response_model=CourseOut)
+    async def create_course(
+        body: CourseIn, response: Response, _: Operator = Depends(deps.writer)
+    ) -> CourseOut:
+        cmd = setup.NewCourse(
+            **body.model_dump(exclude={"day_plan", "completion"}),
+            day_plan=[DayPlanEntry(**d.model_dump()) for d in body.day_plan],
+            min_attendance_days=body.completion.min_attendance_days,
+            practical_required=body.completion.practical_required,
+        )
+        async with db.transaction() as session:
+            result = await setup.create_course(session, cmd)
+            _status(response, result.created)
+            return _course(result.row)
+
+    @api.get("/courses/{code}", response_model=CourseOut)
+    async def read_course(code: str, _: Operator = Depends(deps.reader)) -> CourseOut:
+        async with db.transaction() as session:
+            row = await session.get(Course, code)
+            if row is None:
+                raise NotFound(f"no course {code!r}", field="code")
+            return _course(row)
+
+    @api.post("/cohorts", status_code=201, response_model=CohortOut)
+    async def create_cohort(
+        body: CohortIn, response: Response, _: Operator = Depends(deps.writer)
+    ) -> CohortOut:
+        cmd = setup.NewCohort(
+            **body.model_dump(exclude={"venue"}),
+            venue_kind=body.venue.kind,
+            venue_code=body.venue.code,
+            venue_name=body.venue.name,
+        )
+        async with db.transaction() as session:
+            result = await setup.create_cohort(session, cmd)
+            _status(response, result.created)
+            counts = await reports.status_counts(session, result.row.code)
+            return cohort_out(result.row, counts)
+
+    @api.get("/cohorts/{code}", response_model=CohortOut)
+    async def read_cohort(code: str, _: Operator = Depends(deps.reader)) -> CohortOut:
+        async with db.transaction() as session:
+            row = await session.get(Cohort, code)
+            if row is None:
+                raise NotFound(f"no cohort {code!r}", field="code")
+            return cohort_out(row, await reports.status_counts(session, code))
+
+    return api

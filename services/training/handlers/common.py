@@ -1,0 +1,22 @@
+"""What several training use cases share: the event source and the cohort lookup."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.training.tables import Cohort
+from shared.db import lock_aggregate
+from shared.envelope import source_of
+from shared.errors import NotFound
+
+SOURCE = source_of("training")
+
+
+async def locked_cohort(session: AsyncSession, code: str) -> Cohort:
+    """The cohort, with its seats serialised: every change to who sits where takes this
+    lock first, so two transactions never both give away the last seat."""
+    await lock_aggregate(session, f"training:cohort:{code}")
+    cohort = await session.get(Cohort, code, with_for_update=True)
+    if cohort is None:
+        raise NotFound(f"no cohort {code!r}", field="cohort_code")
+    return cohort

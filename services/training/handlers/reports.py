@@ -1,0 +1,192 @@
+"""Reads: programme achievement against target, rankings with explanations, counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.training import domain
+from services.training.domain import ApplicationStatus
+from services.training.handlers.seats import PLACED, candidate, rules_of
+from services.training.tables import (
+    Application,
+    Cohort,
+    KnownHousehold,
+    KnownMembership,
+    KnownOrganisation,
+    KnownPerson,
+    KnownTrainer,
+    Programme,
+    ProgrammeTarget,
+)
+from shared.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Progress:
+    place_kind: str | None
+    place_code: str | None
+    target: int
+    completed: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.completed / self.target, 1) if self.target else 0.0
+
+
+async def achievement(
+    session: AsyncSession, code: str
+) -> tuple[Programme, Progress, list[Progress]]:
+    """Learners who completed (each had a TrainingCompleted) against the targets."""
+    programme = await session.get(Programme, code)
+    if programme is None:
+        raise NotFound(f"no programme {code!r}", field="programme_code")
+    completed = (
+        select(
+            Application.province_code,
+            Application.village_code,
+            Application.cohort_code,
+            func.count(),
+        )
+        .where(
+            Application.programme_code == code,
+            Application.status == ApplicationStatus.COMPLETED,
+        )
+        .group_by(
+            col(Application.province_code),
+            col(Application.village_code),
+            col(Application.cohort_code),
+        )
+    )
+    venues = {
+        c.code: (c.venue_kind, c.venue_code)
+        for c in (await session.exec(select(Cohort).where(Cohort.programme_code == code))).all()
+    }
+    by_place: dict[tuple[str, str], int] = {}
+    total = 0
+    for province, village, cohort_code, n in (await session.exec(completed)).all():
+        total += n
+        for kind, place in (
+            ("province", province),
+            ("village", village),
+            venues.get(cohort_code, ("", None)),
+        ):
+            if place is not None:
+                by_place[kind, place] = by_place.get((kind, place), 0) + n
+    targets = (
+        await session.exec(select(ProgrammeTarget).where(ProgrammeTarget.programme_code == code))
+    ).all()
+    places = [
+        Progress(
+            t.place_kind, t.place_code, t.target, by_place.get((t.place_kind, t.place_code), 0)
+        )
+        for t in sorted(targets, key=lambda t: (t.place_kind, t.place_code))
+    ]
+    return programme, Progress(None, None, programme.target_total, total), places
+
+
+@dataclass(frozen=True)
+class Ranked:
+    application: Application
+    rank: int | None  # current position among placed applicants
+    waitlist_position: int | None
+    why: str
+
+
+async def ranking(session: AsyncSession, cohort: Cohort) -> list[Ranked]:
+    """Every application of the cohort, placed ones in rank order, with explanations."""
+    apps = (
+        await session.exec(select(Application).where(Application.cohort_code == cohort.code))
+    ).all()
+    rules = rules_of(cohort)
+    placed = domain.rank(candidate(a) for a in apps if a.status in PLACED)
+    position = {c.application_id: i for i, c in enumerate(placed, start=1)}
+    status = {a.application_id: a.status for a in apps}
+    waiting = [c for c in placed if status[c.application_id] == ApplicationStatus.WAITLISTED]
+    wait_position = {c.application_id: i for i, c in enumerate(waiting, start=1)}
+    out = []
+    for app in apps:
+        rank = position.get(app.application_id)
+        out.append(
+            Ranked(
+                app,
+                rank,
+                wait_position.get(app.application_id),
+                _why(app, rank, len(placed), rules, wait_position),
+            )
+        )
+    return sorted(out, key=lambda r: (r.rank is None, r.rank or 0, r.application.applied_at))
+
+
+def _why(
+    app: Application, rank: int | None, total: int, rules: domain.Rules, waiting: dict[str, int]
+) -> str:
+    c = candidate(app)
+    if app.status == ApplicationStatus.APPLIED:
+        return "Applied; selection for this cohort has not run yet."
+    if app.status == ApplicationStatus.WITHDRAWN:
+        return f"Withdrawn: {app.outcome_reason}."
+    assert rank is not None
+    if app.status == ApplicationStatus.WAITLISTED:
+        label = f"Waitlisted, position {waiting[app.application_id]}"
+    elif app.status == ApplicationStatus.ENROLLED:
+        label = "Seated"
+    else:
+        label = f"Seated, then {app.status.replace('_', ' ')}"
+        if app.outcome_reason:
+            label += f" ({app.outcome_reason})"
+    return domain.explain(c, rank, total, label, app.why or "", rules)
+
+
+async def cohort_ranking(session: AsyncSession, code: str) -> tuple[Cohort, list[Ranked]]:
+    cohort = await session.get(Cohort, code)
+    if cohort is None:
+        raise NotFound(f"no cohort {code!r}", field="cohort_code")
+    return cohort, await ranking(session, cohort)
+
+
+async def application(session: AsyncSession, application_id: str) -> Ranked:
+    app = await session.get(Application, application_id)
+    if app is None:
+        raise NotFound(f"no application {application_id}", field="application_id")
+    _, ranked = await cohort_ranking(session, app.cohort_code)
+    return next(r for r in ranked if r.application.application_id == application_id)
+
+
+async def status_counts(session: AsyncSession, cohort_code: str | None = None) -> dict[str, int]:
+    query = select(Application.status, func.count()).group_by(col(Application.status))
+    if cohort_code is not None:
+        query = query.where(Application.cohort_code == cohort_code)
+    counted = {str(s): int(n) for s, n in (await session.exec(query)).all()}
+    return {s.value: counted.get(s.value, 0) for s in ApplicationStatus}
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    by_status = await status_counts(session)
+    known = (await session.exec(select(func.count()).select_from(KnownPerson))).one()
+    seated = sum(by_status[s] for s in ("enrolled", "completed", "not_completed"))
+    return {
+        "known_people": int(known),
+        "enrolled": seated,
+        "completed": by_status["completed"],
+        "not_completed": by_status["not_completed"],
+        "waitlisted": by_status["waitlisted"],
+        "withdrawn": by_status["withdrawn"],
+    }
+
+
+async def replica_sizes(session: AsyncSession) -> dict[str, int]:
+    """How much of the registry the replica holds: lets an operator see it catch up."""
+    tables = {
+        "people": KnownPerson,
+        "memberships": KnownMembership,
+        "households": KnownHousehold,
+        "trainers": KnownTrainer,
+        "organisations": KnownOrganisation,
+    }
+    return {
+        name: int((await session.exec(select(func.count()).select_from(table))).one())
+        for name, table in tables.items()
+    }

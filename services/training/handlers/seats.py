@@ -1,0 +1,417 @@
+"""Applications and seats: apply, select, place late applicants, withdraw and promote.
+
+Every change to a cohort's seats holds the cohort lock (`locked_cohort`), and after each
+change the best-ranked waitlisted applicants who now fit are promoted, so the invariant
+"nobody waits while a seat they fit is free" holds between transactions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.training import domain
+from services.training.domain import ApplicationStatus, Candidate, CohortStatus, Rules
+from services.training.handlers.common import SOURCE, locked_cohort
+from services.training.tables import (
+    Application,
+    Cohort,
+    KnownHousehold,
+    KnownMembership,
+    KnownPerson,
+    Outbox,
+)
+from shared.errors import Conflict, DomainError, Gone, NotFound
+from shared.events import LearnerApplied, LearnerEnrolled, LearnerWaitlisted, LearnerWithdrew
+from shared.outbox import stage
+
+Status = ApplicationStatus
+
+
+def rules_of(cohort: Cohort) -> Rules:
+    return Rules(cohort.capacity, cohort.village_cap, cohort.one_per_household)
+
+
+def candidate(app: Application) -> Candidate:
+    return Candidate(
+        application_id=app.application_id,
+        person_id=app.person_id,
+        applied_at=app.applied_at,
+        village_code=app.village_code,
+        household_id=app.household_id,
+        income_band=app.income_band,
+        band_floor=app.band_floor,
+        band_ceiling=app.band_ceiling,
+    )
+
+
+async def known_person(session: AsyncSession, person_id: str) -> KnownPerson:
+    person = await session.get(KnownPerson, person_id)
+    if person is None:
+        raise NotFound(
+            f"person {person_id} is not known to training (not registered, or the "
+            "registry's event has not arrived yet)",
+            field="person_id",
+        )
+    if person.status == "erased":
+        raise Gone(f"person {person_id} was erased", field="person_id")
+    if person.status == "merged":
+        raise Gone(
+            f"person {person_id} was merged into {person.survivor_id}; apply with that id",
+            field="person_id",
+            survivor_id=person.survivor_id,
+        )
+    return person
+
+
+async def _snapshot(session: AsyncSession, app: Application, person: KnownPerson) -> None:
+    """Freeze the ranking inputs from the replica as they are now."""
+    app.province_code = person.province_code
+    app.village_code = person.village_code
+    membership = await session.get(KnownMembership, person.person_id)
+    household = await session.get(KnownHousehold, membership.household_id) if membership else None
+    app.household_id = membership.household_id if membership else None
+    app.income_band = household.income_band if household else None
+    app.band_floor = household.band_floor if household else None
+    app.band_ceiling = household.band_ceiling if household else None
+
+
+async def _applications(
+    session: AsyncSession, cohort_code: str, *statuses: Status
+) -> list[Application]:
+    query = select(Application).where(Application.cohort_code == cohort_code)
+    if statuses:
+        query = query.where(col(Application.status).in_(list(statuses)))
+    return list((await session.exec(query)).all())
+
+
+# --- events ---------------------------------------------------------------------------
+
+
+def _enrolled(session: AsyncSession, cohort: Cohort, app: Application, now: datetime) -> None:
+    stage(
+        session,
+        Outbox,
+        LearnerEnrolled(
+            person_id=app.person_id,
+            enrolment_id=app.application_id,
+            programme_code=cohort.programme_code,
+            cohort_code=cohort.code,
+            occupation=cohort.occupation,
+            rank=app.rank,
+            enrolled_at=now,
+        ),
+        source=SOURCE,
+    )
+
+
+def _waitlisted(
+    session: AsyncSession, cohort: Cohort, app: Application, reason: str, now: datetime
+) -> None:
+    stage(
+        session,
+        Outbox,
+        LearnerWaitlisted(
+            person_id=app.person_id,
+            application_id=app.application_id,
+            programme_code=cohort.programme_code,
+            cohort_code=cohort.code,
+            occupation=cohort.occupation,
+            rank=app.rank or 0,
+            reason=reason,
+            waitlisted_at=now,
+        ),
+        source=SOURCE,
+    )
+
+
+def _place(app: Application, status: Status, rank: int, reason: str, now: datetime) -> None:
+    """Record where the applicant went and why; the explanation is built on read, from the
+    current ranking (`explanation`)."""
+    app.status = status
+    app.rank = rank
+    app.why = reason
+    app.updated_at = now
+
+
+# --- commands -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    application: Application
+    created: bool
+
+
+async def apply(session: AsyncSession, cohort_code: str, person_id: str) -> Applied:
+    """A new application (LearnerApplied); after selection it is placed at once."""
+    return await _apply(session, await locked_cohort(session, cohort_code), person_id)
+
+
+async def _apply(session: AsyncSession, cohort: Cohort, person_id: str) -> Applied:
+    cohort_code = cohort.code
+    existing = (
+        await session.exec(
+            select(Application).where(
+                Application.cohort_code == cohort_code, Application.person_id == person_id
+            )
+        )
+    ).first()
+    if existing is not None:
+        return Applied(existing, created=False)
+    if cohort.status == CohortStatus.CLOSED:
+        raise Conflict(f"cohort {cohort_code} is closed", field="cohort_code")
+    person = await known_person(session, person_id)
+    now = datetime.now(UTC)
+    app = Application(
+        application_id=str(uuid.uuid4()),
+        cohort_code=cohort.code,
+        programme_code=cohort.programme_code,
+        occupation=cohort.occupation,
+        person_id=person_id,
+        status=Status.APPLIED,
+        applied_at=now,
+        updated_at=now,
+    )
+    await _snapshot(session, app, person)
+    session.add(app)
+    stage(
+        session,
+        Outbox,
+        LearnerApplied(
+            person_id=person_id,
+            application_id=app.application_id,
+            programme_code=cohort.programme_code,
+            cohort_code=cohort.code,
+            occupation=cohort.occupation,
+            applied_at=now,
+        ),
+        source=SOURCE,
+    )
+    if cohort.status == CohortStatus.SELECTED:
+        await _place_late(session, cohort, app, now)
+    return Applied(app, created=True)
+
+
+PLACED = (Status.ENROLLED, Status.WAITLISTED, Status.COMPLETED, Status.NOT_COMPLETED)
+
+
+async def _place_late(
+    session: AsyncSession, cohort: Cohort, app: Application, now: datetime
+) -> None:
+    rules = rules_of(cohort)
+    placed = await _applications(session, cohort.code, *PLACED)
+    holders = [candidate(a) for a in placed if a.status == Status.ENROLLED]
+    blocker = domain.place_late(candidate(app), domain.Seats.of(rules, holders))
+    ranking = domain.rank([*map(candidate, placed), candidate(app)])
+    rank = 1 + next(i for i, c in enumerate(ranking) if c.application_id == app.application_id)
+    if blocker is None:
+        _place(app, Status.ENROLLED, rank, "a seat was free", now)
+        _enrolled(session, cohort, app, now)
+    else:
+        _place(app, Status.WAITLISTED, rank, blocker, now)
+        _waitlisted(session, cohort, app, blocker, now)
+
+
+@dataclass(frozen=True)
+class Selection:
+    enrolled: int
+    waitlisted: int
+
+
+async def run_selection(session: AsyncSession, cohort_code: str) -> Selection:
+    cohort = await locked_cohort(session, cohort_code)
+    if cohort.status != CohortStatus.OPEN:
+        raise Conflict(f"selection for cohort {cohort_code} has run already", status=cohort.status)
+    rules = rules_of(cohort)
+    applied = await _applications(session, cohort_code, Status.APPLIED)
+    people = {
+        p.person_id: p
+        for p in (
+            await session.exec(
+                select(KnownPerson).where(
+                    col(KnownPerson.person_id).in_([a.person_id for a in applied])
+                )
+            )
+        ).all()
+    }
+    for app in applied:  # rank on today's incomes, not those at application time
+        if app.person_id in people:
+            await _snapshot(session, app, people[app.person_id])
+    by_id = {a.application_id: a for a in applied}
+    placements = domain.select((candidate(a) for a in applied), rules)
+    now = datetime.now(UTC)
+    for placement in placements:
+        app = by_id[placement.candidate.application_id]
+        status = Status.ENROLLED if placement.seated else Status.WAITLISTED
+        _place(app, status, placement.rank, placement.reason, now)
+        session.add(app)
+        if placement.seated:
+            _enrolled(session, cohort, app, now)
+        else:
+            _waitlisted(session, cohort, app, placement.reason, now)
+    cohort.status = CohortStatus.SELECTED
+    cohort.selected_at = now
+    session.add(cohort)
+    seated = sum(p.seated for p in placements)
+    return Selection(enrolled=seated, waitlisted=len(placements) - seated)
+
+
+async def promote(session: AsyncSession, cohort: Cohort, now: datetime) -> list[Application]:
+    """Fill free seats from the waitlist, best rank first among those who fit."""
+    if cohort.status != CohortStatus.SELECTED:
+        return []
+    rules = rules_of(cohort)
+    holders = await _applications(session, cohort.code, Status.ENROLLED)
+    waiting = {
+        a.application_id: a for a in await _applications(session, cohort.code, Status.WAITLISTED)
+    }
+    seats_now = domain.Seats.of(rules, map(candidate, holders))
+    promoted = []
+    while (best := domain.next_to_promote(map(candidate, waiting.values()), seats_now)) is not None:
+        app = waiting.pop(best.application_id)
+        seats_now.take(best)
+        _place(app, Status.ENROLLED, app.rank or 0, "promoted when a seat was freed", now)
+        session.add(app)
+        _enrolled(session, cohort, app, now)
+        promoted.append(app)
+    return promoted
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    application: Application
+    promoted: list[Application]
+
+
+async def _withdraw(
+    session: AsyncSession, cohort: Cohort, app: Application, reason: str, now: datetime
+) -> list[Application]:
+    domain.withdraw(app.status)
+    previous = app.status
+    app.status = Status.WITHDRAWN
+    app.outcome_reason = reason
+    app.updated_at = now
+    session.add(app)
+    stage(
+        session,
+        Outbox,
+        LearnerWithdrew(
+            person_id=app.person_id,
+            application_id=app.application_id,
+            programme_code=cohort.programme_code,
+            cohort_code=cohort.code,
+            occupation=cohort.occupation,
+            previous_status=previous,
+            reason=reason,
+            withdrew_at=now,
+        ),
+        source=SOURCE,
+    )
+    await session.flush()
+    return await promote(session, cohort, now) if previous == Status.ENROLLED else []
+
+
+async def withdraw(session: AsyncSession, application_id: str, reason: str) -> Withdrawal:
+    found = await session.get(Application, application_id)
+    if found is None:
+        raise NotFound(f"no application {application_id}", field="application_id")
+    cohort = await locked_cohort(session, found.cohort_code)
+    await session.refresh(found)  # re-read under the lock
+    promoted = await _withdraw(session, cohort, found, reason, datetime.now(UTC))
+    return Withdrawal(found, promoted)
+
+
+async def withdraw_everywhere(
+    session: AsyncSession, person_id: str, reason: str, *, at: datetime
+) -> None:
+    """Erasure: the person leaves every cohort not yet closed; freed seats are refilled."""
+    apps = (
+        await session.exec(
+            select(Application).where(
+                Application.person_id == person_id,
+                col(Application.status).in_(list(domain.OPEN_STATUSES)),
+            )
+        )
+    ).all()
+    for app in apps:
+        cohort = await locked_cohort(session, app.cohort_code)
+        if cohort.status != CohortStatus.CLOSED:
+            await _withdraw(session, cohort, app, reason, at)
+
+
+async def merge_applications(
+    session: AsyncSession, retired_id: str, survivor_id: str, at: datetime
+) -> None:
+    """A merge: the retired id's applications become the survivor's. Where both applied to
+    one cohort, the better-placed application stays and the other is withdrawn."""
+    apps = (
+        await session.exec(select(Application).where(Application.person_id == retired_id))
+    ).all()
+    for app in apps:
+        cohort = await locked_cohort(session, app.cohort_code)
+        twin = (
+            await session.exec(
+                select(Application).where(
+                    Application.cohort_code == app.cohort_code,
+                    Application.person_id == survivor_id,
+                )
+            )
+        ).first()
+        if twin is None:
+            app.person_id = survivor_id
+            session.add(app)
+            continue
+        keep, drop = (app, twin) if _better(app, twin) else (twin, app)
+        if drop.status in domain.OPEN_STATUSES and cohort.status != CohortStatus.CLOSED:
+            await _withdraw(
+                session, cohort, drop, f"duplicate record merged into {survivor_id}", at
+            )
+        if keep is app:  # swap ids, through a placeholder: (cohort, person) is unique
+            twin.person_id = app.application_id
+            await session.flush()
+            app.person_id = survivor_id
+            await session.flush()
+            twin.person_id = retired_id
+            session.add_all([app, twin])
+
+
+_PREFERENCE = [
+    Status.COMPLETED,
+    Status.NOT_COMPLETED,
+    Status.ENROLLED,
+    Status.WAITLISTED,
+    Status.APPLIED,
+    Status.WITHDRAWN,
+]
+
+
+def _better(a: Application, b: Application) -> bool:
+    """Strictly better: on a tie the survivor keeps its own application."""
+    return _PREFERENCE.index(Status(a.status)) < _PREFERENCE.index(Status(b.status))
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    person_id: str
+    applied: Applied | None
+    error: DomainError | None
+
+
+async def apply_many(
+    session: AsyncSession, cohort_code: str, person_ids: list[str]
+) -> list[BatchResult]:
+    """A list of applicants in one transaction; a person who cannot apply is reported and
+    the others go ahead (apply() raises before it changes anything)."""
+    cohort = await locked_cohort(session, cohort_code)  # a bad cohort fails the whole batch
+    results = []
+    for person_id in person_ids:
+        try:
+            results.append(BatchResult(person_id, await _apply(session, cohort, person_id), None))
+        except (NotFound, Gone) as error:
+            results.append(BatchResult(person_id, None, error))
+    return results
