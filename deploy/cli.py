@@ -111,5 +111,17 @@ def bench_import(
     raise typer.Exit(run(rows=rows, data_dir=data_dir))
 
 
+@app.command("bench-training")
+def bench_training(
+    applicants: Annotated[int, typer.Option(min=1, help="people applying to one cohort")] = 10_000,
+    villages: Annotated[int, typer.Option(min=1, help="their villages, 20 seats each")] = 300,
+    data_dir: Path = Path("var/bench-training"),
+) -> None:
+    """Training at district scale: replica, applications, selection, attendance, closure."""
+    from deploy.training_bench import run
+
+    raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
+
+
 if __name__ == "__main__":
     app()

@@ -81,7 +81,7 @@ class EventConsumer:
 
     @property
     def group_id(self) -> str:
-        return f"skillbridge.{self.name}"
+        return f"{self._settings.consumer_group_prefix}.{self.name}"
 
     @property
     def dead_lettered(self) -> int:

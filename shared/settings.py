@@ -36,6 +36,12 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)
 
+    # Two deployments sharing one broker (or a benchmark's runs) need their own groups.
+    consumer_group_prefix: str = Field(
+        default="skillbridge",
+        pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        validation_alias=AliasChoices("KAFKA_CONSUMER_GROUP_PREFIX", "consumer_group_prefix"),
+    )
     consumer_batch_size: int = Field(default=500, ge=1)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_base_seconds: float = Field(default=0.2, gt=0)

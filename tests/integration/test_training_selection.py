@@ -467,7 +467,9 @@ async def test_merge_moves_applications_to_the_survivor(
         (f"{code}-2", retired),
     ):
         await eventually(
-            lambda: apply(cohort, person_id), lambda r: r.status_code != 404, what="replicated"
+            lambda c=cohort, p=person_id: apply(c, p),  # type: ignore[misc]
+            lambda r: r.status_code != 404,
+            what="replicated",
         )
     ok(await training.client.post(f"/cohorts/{code}-1/selection"), 200)
 
@@ -493,3 +495,65 @@ async def test_merge_moves_applications_to_the_survivor(
     }
     gone = await apply(f"{code}-2", retired)
     assert gone.status_code == 410 and gone.json()["survivor_id"] == survivor
+
+
+async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
+    registry: RunningRegistry, training: RunningTraining
+) -> None:
+    code = "cdd-trainers"
+    await set_up(training, code)
+    sage = ok(
+        await registry.client.post(
+            "/trainers",
+            json={
+                "display_name": "Sage of Ban Nong Hai",
+                "occupations": ["community-enterprise-product-processing"],
+                "role": "lead",
+            },
+        ),
+        201,
+    )
+    mechanic = ok(
+        await registry.client.post(
+            "/trainers", json={"display_name": "Mechanic", "occupations": ["mechanic"]}
+        ),
+        201,
+    )
+
+    async def trainers_known() -> dict[str, int]:
+        return ok(await training.client.get("/replica"), 200)  # type: ignore[no-any-return]
+
+    await eventually(trainers_known, lambda r: r["trainers"] >= 2, what="trainers replicated")
+    base = {**COHORT, "course_code": f"{code}-course"}
+    wrong = await training.client.post(
+        "/cohorts", json={**base, "code": f"{code}-x", "trainer_ids": [mechanic["trainer_id"]]}
+    )
+    assert wrong.status_code == 422 and wrong.json()["fields"][0]["field"] == "trainer_ids.0"
+    unknown = await training.client.post(
+        "/cohorts", json={**base, "code": f"{code}-y", "trainer_ids": ["no-such-trainer"]}
+    )
+    assert unknown.status_code == 404
+    taught = ok(
+        await training.client.post(
+            "/cohorts", json={**base, "code": f"{code}-2", "trainer_ids": [sage["trainer_id"]]}
+        ),
+        201,
+    )
+    assert taught["trainer_ids"] == [sage["trainer_id"]]
+    clash = await training.client.post(
+        "/cohorts", json={**base, "code": f"{code}-2", "capacity": 5}
+    )
+    assert clash.status_code == 409 and "capacity" in clash.json()["message"]
+
+    anonymous = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=training.service.app), base_url="http://training"
+    )
+    async with anonymous:
+        assert (await anonymous.get(f"/cohorts/{code}-2")).status_code == 401
+        created = ok(
+            await training.client.post("/api-keys", json={"name": "viewer", "role": "read"}), 201
+        )
+        reader = {"Authorization": f"Bearer {created['token']}"}
+        assert (await anonymous.get(f"/cohorts/{code}-2", headers=reader)).status_code == 200
+        write = await anonymous.post(f"/cohorts/{code}-2/selection", headers=reader)
+        assert write.status_code == 403

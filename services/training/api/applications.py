@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from services.training.api.deps import Deps
 from services.training.handlers import reports, seats
@@ -20,6 +20,7 @@ from services.training.schemas import (
     WithdrawalIn,
     WithdrawalOut,
 )
+from services.training.tables import Cohort
 from shared.auth import Operator
 from shared.errors import Conflict
 
@@ -107,12 +108,20 @@ def router(deps: Deps) -> APIRouter:
     async def withdraw(
         application_id: str,
         body: WithdrawalIn,
-        response: Response,
         _: Operator = Depends(deps.writer),
     ) -> WithdrawalOut:
         async with db.transaction() as session:
             result = await seats.withdraw(session, application_id, body.reason)
-        promoted = [await view(a.application_id) for a in result.promoted]
-        return WithdrawalOut(application=await view(application_id), promoted=promoted)
+        wanted = [application_id, *(a.application_id for a in result.promoted)]
+        async with db.transaction() as session:
+            cohort = await session.get(Cohort, result.application.cohort_code)
+            assert cohort is not None
+            views = {
+                r.application.application_id: _out(r)
+                for r in await reports.ranking(session, cohort, only=set(wanted))
+            }
+        return WithdrawalOut(
+            application=views[application_id], promoted=[views[i] for i in wanted[1:]]
+        )
 
     return api

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus
-from services.training.handlers.seats import PLACED, candidate, rules_of
+from services.training.handlers.seats import PLACED, candidate, placed_candidates, rules_of
 from services.training.tables import (
     Application,
     Cohort,
@@ -95,28 +95,26 @@ class Ranked:
     why: str
 
 
-async def ranking(session: AsyncSession, cohort: Cohort) -> list[Ranked]:
-    """Every application of the cohort, placed ones in rank order, with explanations."""
-    apps = (
-        await session.exec(select(Application).where(Application.cohort_code == cohort.code))
-    ).all()
+async def ranking(
+    session: AsyncSession, cohort: Cohort, only: set[str] | None = None
+) -> list[Ranked]:
+    """The cohort's applications (or `only` those ids), placed ones in rank order, with
+    explanations; ranks are positions in the whole cohort's ranking."""
     rules = rules_of(cohort)
-    placed = domain.rank(candidate(a) for a in apps if a.status in PLACED)
-    position = {c.application_id: i for i, c in enumerate(placed, start=1)}
-    status = {a.application_id: a.status for a in apps}
-    waiting = [c for c in placed if status[c.application_id] == ApplicationStatus.WAITLISTED]
+    placed = await placed_candidates(session, cohort.code, *PLACED)
+    ranked = domain.rank(c for c, _ in placed)
+    position = {c.application_id: i for i, c in enumerate(ranked, start=1)}
+    status = {c.application_id: s for c, s in placed}
+    waiting = [c for c in ranked if status[c.application_id] == ApplicationStatus.WAITLISTED]
     wait_position = {c.application_id: i for i, c in enumerate(waiting, start=1)}
+    query = select(Application).where(Application.cohort_code == cohort.code)
+    if only is not None:
+        query = query.where(col(Application.application_id).in_(list(only)))
     out = []
-    for app in apps:
+    for app in (await session.exec(query)).all():
         rank = position.get(app.application_id)
-        out.append(
-            Ranked(
-                app,
-                rank,
-                wait_position.get(app.application_id),
-                _why(app, rank, len(placed), rules, wait_position),
-            )
-        )
+        why = _why(app, rank, len(ranked), rules, wait_position)
+        out.append(Ranked(app, rank, wait_position.get(app.application_id), why))
     return sorted(out, key=lambda r: (r.rank is None, r.rank or 0, r.application.applied_at))
 
 
@@ -151,8 +149,10 @@ async def application(session: AsyncSession, application_id: str) -> Ranked:
     app = await session.get(Application, application_id)
     if app is None:
         raise NotFound(f"no application {application_id}", field="application_id")
-    _, ranked = await cohort_ranking(session, app.cohort_code)
-    return next(r for r in ranked if r.application.application_id == application_id)
+    cohort = await session.get(Cohort, app.cohort_code)
+    assert cohort is not None
+    [ranked] = await ranking(session, cohort, only={application_id})
+    return ranked
 
 
 async def status_counts(session: AsyncSession, cohort_code: str | None = None) -> dict[str, int]:

@@ -8,9 +8,11 @@ change the best-ranked waitlisted applicants who now fit are promoted, so the in
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -49,8 +51,51 @@ def candidate(app: Application) -> Candidate:
     )
 
 
-async def known_person(session: AsyncSession, person_id: str) -> KnownPerson:
-    person = await session.get(KnownPerson, person_id)
+@dataclass(frozen=True)
+class Replica:
+    """What the replica knows of some people, loaded in a few queries (not one per person:
+    a session's flush cost grows with the objects it holds, so per-row reads are O(n^2))."""
+
+    people: dict[str, KnownPerson]
+    memberships: dict[str, KnownMembership]
+    households: dict[str, KnownHousehold]
+
+
+async def load_replica(session: AsyncSession, person_ids: Sequence[str]) -> Replica:
+    people: dict[str, KnownPerson] = {}
+    memberships: dict[str, KnownMembership] = {}
+    households: dict[str, KnownHousehold] = {}
+    for chunk in _chunks(person_ids):
+        people |= {
+            p.person_id: p
+            for p in (
+                await session.exec(select(KnownPerson).where(col(KnownPerson.person_id).in_(chunk)))
+            ).all()
+        }
+        found = (
+            await session.exec(
+                select(KnownMembership).where(col(KnownMembership.person_id).in_(chunk))
+            )
+        ).all()
+        memberships |= {m.person_id: m for m in found}
+        wanted = list({m.household_id for m in found})
+        households |= {
+            h.household_id: h
+            for h in (
+                await session.exec(
+                    select(KnownHousehold).where(col(KnownHousehold.household_id).in_(wanted))
+                )
+            ).all()
+        }
+    return Replica(people, memberships, households)
+
+
+def _chunks(items: Sequence[str], size: int = 1000) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def check_person(person_id: str, person: KnownPerson | None) -> KnownPerson:
     if person is None:
         raise NotFound(
             f"person {person_id} is not known to training (not registered, or the "
@@ -68,12 +113,12 @@ async def known_person(session: AsyncSession, person_id: str) -> KnownPerson:
     return person
 
 
-async def _snapshot(session: AsyncSession, app: Application, person: KnownPerson) -> None:
+def _snapshot(app: Application, person: KnownPerson, replica: Replica) -> None:
     """Freeze the ranking inputs from the replica as they are now."""
     app.province_code = person.province_code
     app.village_code = person.village_code
-    membership = await session.get(KnownMembership, person.person_id)
-    household = await session.get(KnownHousehold, membership.household_id) if membership else None
+    membership = replica.memberships.get(person.person_id)
+    household = replica.households.get(membership.household_id) if membership else None
     app.household_id = membership.household_id if membership else None
     app.income_band = household.income_band if household else None
     app.band_floor = household.band_floor if household else None
@@ -87,6 +132,33 @@ async def _applications(
     if statuses:
         query = query.where(col(Application.status).in_(list(statuses)))
     return list((await session.exec(query)).all())
+
+
+_CANDIDATE_COLUMNS = (
+    "application_id",
+    "person_id",
+    "applied_at",
+    "village_code",
+    "household_id",
+    "income_band",
+    "band_floor",
+    "band_ceiling",
+)
+
+
+async def placed_candidates(
+    session: AsyncSession, cohort_code: str, *statuses: Status
+) -> list[tuple[Candidate, str]]:
+    """(candidate, status) of the cohort's applications in these statuses, read as plain
+    columns: building ORM objects for thousands of rows on every withdrawal costs ~100 ms."""
+    table = Application.metadata.tables["application"]
+    query = (
+        sa.select(*(table.c[name] for name in _CANDIDATE_COLUMNS), table.c.status)
+        .where(table.c.cohort_code == cohort_code)
+        .where(table.c.status.in_(list(statuses)))
+    )
+    rows = (await (await session.connection()).execute(query)).all()
+    return [(Candidate(*row[:-1]), row[-1]) for row in rows]
 
 
 # --- events ---------------------------------------------------------------------------
@@ -149,41 +221,76 @@ class Applied:
 
 async def apply(session: AsyncSession, cohort_code: str, person_id: str) -> Applied:
     """A new application (LearnerApplied); after selection it is placed at once."""
-    return await _apply(session, await locked_cohort(session, cohort_code), person_id)
+    [result] = await apply_many(session, cohort_code, [person_id])
+    if result.error is not None:
+        raise result.error
+    assert result.applied is not None
+    return result.applied
 
 
-async def _apply(session: AsyncSession, cohort: Cohort, person_id: str) -> Applied:
-    cohort_code = cohort.code
-    existing = (
-        await session.exec(
-            select(Application).where(
-                Application.cohort_code == cohort_code, Application.person_id == person_id
-            )
-        )
-    ).first()
-    if existing is not None:
-        return Applied(existing, created=False)
+@dataclass(frozen=True)
+class BatchResult:
+    person_id: str
+    applied: Applied | None
+    error: DomainError | None
+
+
+async def apply_many(
+    session: AsyncSession, cohort_code: str, person_ids: list[str]
+) -> list[BatchResult]:
+    """Applications in one transaction, in the given order (application time is the
+    tie-break). A person who cannot apply is reported and the others go ahead."""
+    cohort = await locked_cohort(session, cohort_code)  # a bad cohort fails the whole batch
     if cohort.status == CohortStatus.CLOSED:
         raise Conflict(f"cohort {cohort_code} is closed", field="cohort_code")
-    person = await known_person(session, person_id)
+    existing: dict[str, Application] = {}
+    for chunk in _chunks(person_ids):
+        found = await session.exec(
+            select(Application).where(
+                Application.cohort_code == cohort_code, col(Application.person_id).in_(chunk)
+            )
+        )
+        existing |= {a.person_id: a for a in found.all()}
+    replica = await load_replica(session, person_ids)
+    results = []
+    for person_id in person_ids:
+        if person_id in existing:
+            results.append(BatchResult(person_id, Applied(existing[person_id], False), None))
+            continue
+        try:
+            person = check_person(person_id, replica.people.get(person_id))
+        except DomainError as error:
+            results.append(BatchResult(person_id, None, error))
+            continue
+        app = _new_application(session, cohort, person, replica)
+        existing[person_id] = app
+        if cohort.status == CohortStatus.SELECTED:
+            await _place_late(session, cohort, app, app.applied_at)
+        results.append(BatchResult(person_id, Applied(app, True), None))
+    return results
+
+
+def _new_application(
+    session: AsyncSession, cohort: Cohort, person: KnownPerson, replica: Replica
+) -> Application:
     now = datetime.now(UTC)
     app = Application(
         application_id=str(uuid.uuid4()),
         cohort_code=cohort.code,
         programme_code=cohort.programme_code,
         occupation=cohort.occupation,
-        person_id=person_id,
+        person_id=person.person_id,
         status=Status.APPLIED,
         applied_at=now,
         updated_at=now,
     )
-    await _snapshot(session, app, person)
+    _snapshot(app, person, replica)
     session.add(app)
     stage(
         session,
         Outbox,
         LearnerApplied(
-            person_id=person_id,
+            person_id=person.person_id,
             application_id=app.application_id,
             programme_code=cohort.programme_code,
             cohort_code=cohort.code,
@@ -192,9 +299,7 @@ async def _apply(session: AsyncSession, cohort: Cohort, person_id: str) -> Appli
         ),
         source=SOURCE,
     )
-    if cohort.status == CohortStatus.SELECTED:
-        await _place_late(session, cohort, app, now)
-    return Applied(app, created=True)
+    return app
 
 
 PLACED = (Status.ENROLLED, Status.WAITLISTED, Status.COMPLETED, Status.NOT_COMPLETED)
@@ -204,10 +309,11 @@ async def _place_late(
     session: AsyncSession, cohort: Cohort, app: Application, now: datetime
 ) -> None:
     rules = rules_of(cohort)
-    placed = await _applications(session, cohort.code, *PLACED)
-    holders = [candidate(a) for a in placed if a.status == Status.ENROLLED]
+    placed = await placed_candidates(session, cohort.code, *PLACED)
+    holders = [c for c, status in placed if status == Status.ENROLLED]
     blocker = domain.place_late(candidate(app), domain.Seats.of(rules, holders))
-    ranking = domain.rank([*map(candidate, placed), candidate(app)])
+    others = [c for c, _ in placed if c.application_id != app.application_id]
+    ranking = domain.rank([*others, candidate(app)])
     rank = 1 + next(i for i, c in enumerate(ranking) if c.application_id == app.application_id)
     if blocker is None:
         _place(app, Status.ENROLLED, rank, "a seat was free", now)
@@ -229,19 +335,10 @@ async def run_selection(session: AsyncSession, cohort_code: str) -> Selection:
         raise Conflict(f"selection for cohort {cohort_code} has run already", status=cohort.status)
     rules = rules_of(cohort)
     applied = await _applications(session, cohort_code, Status.APPLIED)
-    people = {
-        p.person_id: p
-        for p in (
-            await session.exec(
-                select(KnownPerson).where(
-                    col(KnownPerson.person_id).in_([a.person_id for a in applied])
-                )
-            )
-        ).all()
-    }
+    replica = await load_replica(session, [a.person_id for a in applied])
     for app in applied:  # rank on today's incomes, not those at application time
-        if app.person_id in people:
-            await _snapshot(session, app, people[app.person_id])
+        if app.person_id in replica.people:
+            _snapshot(app, replica.people[app.person_id], replica)
     by_id = {a.application_id: a for a in applied}
     placements = domain.select((candidate(a) for a in applied), rules)
     now = datetime.now(UTC)
@@ -266,15 +363,15 @@ async def promote(session: AsyncSession, cohort: Cohort, now: datetime) -> list[
     if cohort.status != CohortStatus.SELECTED:
         return []
     rules = rules_of(cohort)
-    holders = await _applications(session, cohort.code, Status.ENROLLED)
-    waiting = {
-        a.application_id: a for a in await _applications(session, cohort.code, Status.WAITLISTED)
-    }
-    seats_now = domain.Seats.of(rules, map(candidate, holders))
+    placed = await placed_candidates(session, cohort.code, Status.ENROLLED, Status.WAITLISTED)
+    seats_now = domain.Seats.of(rules, (c for c, s in placed if s == Status.ENROLLED))
+    waiting = {c.application_id: c for c, s in placed if s == Status.WAITLISTED}
     promoted = []
-    while (best := domain.next_to_promote(map(candidate, waiting.values()), seats_now)) is not None:
-        app = waiting.pop(best.application_id)
+    while (best := domain.next_to_promote(waiting.values(), seats_now)) is not None:
+        del waiting[best.application_id]
         seats_now.take(best)
+        app = await session.get(Application, best.application_id)
+        assert app is not None
         _place(app, Status.ENROLLED, app.rank or 0, "promoted when a seat was freed", now)
         session.add(app)
         _enrolled(session, cohort, app, now)
@@ -393,25 +490,3 @@ _PREFERENCE = [
 def _better(a: Application, b: Application) -> bool:
     """Strictly better: on a tie the survivor keeps its own application."""
     return _PREFERENCE.index(Status(a.status)) < _PREFERENCE.index(Status(b.status))
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    person_id: str
-    applied: Applied | None
-    error: DomainError | None
-
-
-async def apply_many(
-    session: AsyncSession, cohort_code: str, person_ids: list[str]
-) -> list[BatchResult]:
-    """A list of applicants in one transaction; a person who cannot apply is reported and
-    the others go ahead (apply() raises before it changes anything)."""
-    cohort = await locked_cohort(session, cohort_code)  # a bad cohort fails the whole batch
-    results = []
-    for person_id in person_ids:
-        try:
-            results.append(BatchResult(person_id, await _apply(session, cohort, person_id), None))
-        except (NotFound, Gone) as error:
-            results.append(BatchResult(person_id, None, error))
-    return results
