@@ -545,6 +545,51 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
     )
     assert clash.status_code == 409 and "capacity" in clash.json()["message"]
 
+    listed = ok(await training.client.get("/cohorts", params={"programme_code": code}), 200)
+    assert [c["code"] for c in listed] == [f"{code}-1", f"{code}-2"]
+    assert listed[0]["counts"]["applied"] == 0
+    assert code in [p["code"] for p in ok(await training.client.get("/programmes"), 200)]
+
+    # Set-up mistakes get a 422 naming the field.
+    lender_owned = await training.client.post(
+        "/programmes",
+        json={
+            "code": "by-a-bank",
+            "name": "x",
+            "owner_code": "gsb",
+            "year": 2026,
+            "occupations": ["mechanic"],
+            "target_total": 10,
+        },
+    )
+    assert lender_owned.status_code == 422
+    assert lender_owned.json()["fields"][0]["field"] == "owner_code"
+    course = {
+        "code": f"{code}-c2",
+        "programme_code": code,
+        "occupation": "mechanic",
+        "title": "x",
+        "days": 5,
+        "hours": 30,
+        "day_plan": [{"from_day": 1, "to_day": 5, "activity": "knowledge-transfer"}],
+        "completion": {"min_attendance_days": 4},
+    }
+    not_offered = await training.client.post("/courses", json=course)
+    assert not_offered.status_code == 422
+    assert not_offered.json()["fields"][0]["field"] == "occupation"
+    gap = await training.client.post(
+        "/courses",
+        json={
+            **course,
+            "occupation": "community-enterprise-product-processing",
+            "day_plan": [
+                {"from_day": 1, "to_day": 3, "activity": "knowledge-transfer"},
+                {"from_day": 5, "to_day": 5, "activity": "home-practice"},
+            ],
+        },
+    )
+    assert gap.status_code == 422 and gap.json()["fields"][0]["field"] == "day_plan.1"
+
     anonymous = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=training.service.app), base_url="http://training"
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlmodel import col, select
 
 from services.training.api.deps import Deps
 from services.training.domain import DayPlanEntry
@@ -68,6 +71,20 @@ def router(deps: Deps) -> APIRouter:
             _status(response, result.created)
             return _programme(result.row)
 
+    @api.get("/programmes", response_model=list[ProgrammeOut])
+    async def list_programmes(
+        year: int | None = Query(None, ge=2000, le=2100),
+        owner_code: str | None = Query(None, max_length=64),
+        _: Operator = Depends(deps.reader),
+    ) -> list[ProgrammeOut]:
+        query = select(Programme).order_by(col(Programme.year), col(Programme.code))
+        if year is not None:
+            query = query.where(Programme.year == year)
+        if owner_code is not None:
+            query = query.where(Programme.owner_code == owner_code)
+        async with db.transaction() as session:
+            return [_programme(p) for p in (await session.exec(query)).all()]
+
     @api.get("/programmes/{code}", response_model=ProgrammeOut)
     async def read_programme(code: str, _: Operator = Depends(deps.reader)) -> ProgrammeOut:
         async with db.transaction() as session:
@@ -127,6 +144,22 @@ def router(deps: Deps) -> APIRouter:
             _status(response, result.created)
             counts = await reports.status_counts(session, result.row.code)
             return cohort_out(result.row, counts)
+
+    @api.get("/cohorts", response_model=list[CohortOut])
+    async def list_cohorts(
+        programme_code: str | None = Query(None, max_length=64),
+        status: Literal["open", "selected", "closed"] | None = Query(None),
+        _: Operator = Depends(deps.reader),
+    ) -> list[CohortOut]:
+        query = select(Cohort).order_by(col(Cohort.created_at), col(Cohort.code))
+        if programme_code is not None:
+            query = query.where(Cohort.programme_code == programme_code)
+        if status is not None:
+            query = query.where(Cohort.status == status)
+        async with db.transaction() as session:
+            rows = (await session.exec(query)).all()
+            counts = await reports.counts_by_cohort(session, [c.code for c in rows])
+        return [cohort_out(c, counts[c.code]) for c in rows]
 
     @api.get("/cohorts/{code}", response_model=CohortOut)
     async def read_cohort(code: str, _: Operator = Depends(deps.reader)) -> CohortOut:

@@ -163,6 +163,20 @@ async def status_counts(session: AsyncSession, cohort_code: str | None = None) -
     return {s.value: counted.get(s.value, 0) for s in ApplicationStatus}
 
 
+async def counts_by_cohort(
+    session: AsyncSession, cohort_codes: list[str]
+) -> dict[str, dict[str, int]]:
+    query = (
+        select(Application.cohort_code, Application.status, func.count())
+        .where(col(Application.cohort_code).in_(cohort_codes))
+        .group_by(col(Application.cohort_code), col(Application.status))
+    )
+    out = {code: {s.value: 0 for s in ApplicationStatus} for code in cohort_codes}
+    for code, status, n in (await session.exec(query)).all():
+        out[code][status] = int(n)
+    return out
+
+
 async def counts(session: AsyncSession) -> dict[str, int]:
     by_status = await status_counts(session)
     known = (await session.exec(select(func.count()).select_from(KnownPerson))).one()
