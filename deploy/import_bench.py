@@ -24,9 +24,8 @@ from typing import TextIO
 import httpx
 from sqlmodel import func, select
 
-from deploy.databases import create_databases, drop_databases, postgres_reachable
+from deploy.bench_env import bench_env
 from deploy.import_client import Outcome, import_file
-from deploy.launcher import free_port, start_tansu
 from deploy.people_csv import Expectation, write_csv
 from services.registry.__main__ import build
 from services.registry.settings import RegistrySettings
@@ -186,32 +185,15 @@ async def main(rows: int, data_dir: Path, out: TextIO) -> int:
         f"{len(expected.invalid):,} invalid IDs, {len(expected.duplicate_of):,} duplicates, "
         f"{len(expected.households):,} households\n"
     )
-    port = free_port()
-    broker = start_tansu(port, data_dir / "broker.log")
-    bootstrap = f"127.0.0.1:{port}"
     runs: list[Run] = []
     problems: list[str] = []
-    try:
-        targets = [("SQLite", f"sqlite+aiosqlite:///{data_dir / 'registry.db'}")]
-        pg_urls: dict[str, str] = {}
-        if await postgres_reachable():
-            pg_urls = await create_databases(["registry"], "sb_bench_import")
-            targets.append(("PostgreSQL", pg_urls["registry"]))
-        else:
-            out.write("PostgreSQL at 127.0.0.1:5432 not reachable: SQLite only\n")
-        try:
-            for database, url in targets:
-                done, found = await bench_database(
-                    database, url, bootstrap, csv_path, expected, out
-                )
-                runs += done
-                problems += found
-        finally:
-            if pg_urls:
-                await drop_databases(pg_urls.values())
-    finally:
-        broker.terminate()
-        broker.wait(5)
+    async with bench_env("registry", data_dir, "sb_bench_import", out) as env:
+        for database, url in env.targets:
+            done, found = await bench_database(
+                database, url, env.bootstrap, csv_path, expected, out
+            )
+            runs += done
+            problems += found
     print_table(runs, rows, out)
     if problems:
         out.write("CHECK FAILED:\n  " + "\n  ".join(problems) + "\n")

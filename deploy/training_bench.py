@@ -33,8 +33,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
-from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.launcher import free_port, start_tansu
+from deploy.bench_env import bench_env
 from services.training.__main__ import build
 from services.training.settings import TrainingSettings
 from services.training.tables import Outbox
@@ -354,29 +353,14 @@ async def main(count: int, villages: int, data_dir: Path, out: TextIO) -> int:
         f"SkillBridge training bench: {count:,} applicants in {villages:,} villages, "
         f"{SEATS_PER_VILLAGE} seats per village, one cohort\n"
     )
-    port = free_port()
-    broker = start_tansu(port, data_dir / "broker.log")
-    bootstrap = f"127.0.0.1:{port}"
     problems: list[str] = []
-    try:
+    async with bench_env("training", data_dir, "sb_bench_training", out) as env:
         started = time.perf_counter()
-        sent = await produce(bootstrap, registry_events(people))
+        sent = await produce(env.bootstrap, registry_events(people))
         took = time.perf_counter() - started
         out.write(f"  produced {sent:,} registry events in {took:.1f} s\n")
-        targets = [("SQLite", f"sqlite+aiosqlite:///{data_dir / 'training.db'}")]
-        pg_urls: dict[str, str] = {}
-        if await postgres_reachable():
-            pg_urls = await create_databases(["training"], "sb_bench_training")
-            targets.append(("PostgreSQL", pg_urls["training"]))
-        try:
-            for database, url in targets:
-                problems += await bench_database(database, url, bootstrap, people, villages, out)
-        finally:
-            if pg_urls:
-                await drop_databases(pg_urls.values())
-    finally:
-        broker.terminate()
-        broker.wait(5)
+        for database, url in env.targets:
+            problems += await bench_database(database, url, env.bootstrap, people, villages, out)
     if problems:
         out.write("CHECK FAILED:\n  " + "\n  ".join(problems) + "\n")
         return 1

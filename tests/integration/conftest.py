@@ -16,6 +16,16 @@ from services.training.settings import TrainingSettings
 from shared.runtime import Service
 
 
+def admin_client(service: Service, name: str, key: str) -> httpx.AsyncClient:
+    """An in-process client of the service's app, sending the admin key."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=service.app),
+        base_url=f"http://{name}",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+
+
 @dataclass
 class RunningRegistry:
     service: Service
@@ -40,12 +50,7 @@ async def registry(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterat
     )
     service = build_registry(settings)
     await service.start()
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app),
-        base_url="http://registry",
-        headers={"Authorization": f"Bearer {admin_key}"},
-        timeout=60,
-    )
+    client = admin_client(service, "registry", admin_key)
     try:
         yield RunningRegistry(service, client, admin_key)
     finally:
@@ -72,12 +77,7 @@ async def training(
     )
     service = build_training(settings)
     await service.start()
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app),
-        base_url="http://training",
-        headers={"Authorization": f"Bearer {registry.admin_key}"},
-        timeout=60,
-    )
+    client = admin_client(service, "training", registry.admin_key)
     try:
         yield RunningTraining(service, client)
     finally:

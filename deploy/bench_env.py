@@ -1,0 +1,41 @@
+"""What the single-service benchmarks share: a Tansu broker of their own, and the databases
+to run on (SQLite always; a fresh PostgreSQL database when one is reachable, dropped after)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from deploy.databases import create_databases, drop_databases, postgres_reachable
+from deploy.launcher import free_port, start_tansu
+
+
+@dataclass(frozen=True)
+class BenchEnv:
+    bootstrap: str
+    targets: list[tuple[str, str]]  # (label, database URL)
+
+
+@asynccontextmanager
+async def bench_env(
+    service: str, data_dir: Path, db_prefix: str, out: TextIO
+) -> AsyncIterator[BenchEnv]:
+    port = free_port()
+    broker = start_tansu(port, data_dir / "broker.log")
+    pg_urls: dict[str, str] = {}
+    try:
+        targets = [("SQLite", f"sqlite+aiosqlite:///{data_dir / f'{service}.db'}")]
+        if await postgres_reachable():
+            pg_urls = await create_databases([service], db_prefix)
+            targets.append(("PostgreSQL", pg_urls[service]))
+        else:
+            out.write("PostgreSQL at 127.0.0.1:5432 not reachable: SQLite only\n")
+        yield BenchEnv(f"127.0.0.1:{port}", targets)
+    finally:
+        if pg_urls:
+            await drop_databases(pg_urls.values())
+        broker.terminate()
+        broker.wait(5)
