@@ -1,26 +1,38 @@
 """Drives a scenario through the services' HTTP APIs, as programme staff would.
 
-Each trainee: registered (with or without consent) -> enrolled -> completed or not ->
-assessed (pass or fail). Referrals then follow from events alone.
+Each trainee: registered (with or without consent) -> applied to the cohort of their estate
+and occupation -> selected -> attends all five days or only two -> completed or not when the
+cohort closes -> assessed if completed (pass or fail). Referrals then follow from events alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import httpx
 
+from deploy import training_client as training
 from deploy.pilot import Scenario, Trainee
+from deploy.training_client import ApiError, expect, post
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
 
+SeedError = ApiError  # the name deploy/bench.py catches; the training client raises it too
 
-class SeedError(RuntimeError):
-    pass
+# Every occupation's course: the programme's five-day format (DOMAIN.md): days 1-3
+# knowledge transfer, day 4 a study visit, day 5 practice at home.
+COURSE_DAYS = 5
+COURSE_HOURS = 30
+DAY_PLAN = ((1, 3, "knowledge-transfer"), (4, 4, "study-visit"), (5, 5, "home-practice"))
+MIN_ATTENDANCE_DAYS = 4
+DAYS_IF_NOT_COMPLETING = 2  # below the minimum: closure records TrainingNotCompleted
+OWNER = "ieat"  # seeded by the registry as a programme owner
 
 
 async def _gather_limited(
@@ -29,6 +41,7 @@ async def _gather_limited(
     limit: int,
     label: str,
     progress: Progress,
+    every: int = 500,
 ) -> list[Any]:
     semaphore = asyncio.Semaphore(limit)
     todo = list(items)
@@ -40,7 +53,7 @@ async def _gather_limited(
         async with semaphore:
             result = await work(item)
         done += 1
-        if done % 500 == 0 or done == len(todo):
+        if done % every == 0 or done == len(todo):
             rate = done / max(time.monotonic() - started, 1e-6)
             progress(f"  {label}: {done}/{len(todo)} ({rate:.0f}/s)")
         return result
@@ -48,44 +61,9 @@ async def _gather_limited(
     return list(await asyncio.gather(*(one(item) for item in todo)))
 
 
-def _expect(response: httpx.Response, *ok: int) -> dict[str, Any]:
-    if response.status_code not in ok:
-        raise SeedError(
-            f"{response.request.method} {response.request.url} -> {response.status_code}: "
-            f"{response.text[:500]}"
-        )
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _post(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict[str, Any],
-    deadline: float,
-    *,
-    retry_404: bool = False,
-) -> httpx.Response:
-    """POST, retrying while the service is unreachable (restarting) or, if asked, while it
-    has not yet replicated the person (404). A retried POST may have been applied already:
-    callers accept the 409 that says so, which carries the existing id."""
-    delay = 0.05
-    while True:
-        try:
-            response = await client.post(url, json=body)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        else:
-            if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
-                return response
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
-
-
 async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: Scenario) -> None:
     for product in scenario.products:
-        _expect(
+        expect(
             await client.post(
                 f"{funding}/lenders",
                 json={"code": product.lender_code, "name": product.lender_name},
@@ -93,7 +71,7 @@ async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: S
             201,
             409,
         )
-        _expect(
+        expect(
             await client.post(
                 f"{funding}/products",
                 json={
@@ -113,6 +91,48 @@ async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: S
 
 def cohort_of(scenario: Scenario, trainee: Trainee) -> str:
     return f"{scenario.programme_code}-{trainee.estate_code}-{trainee.occupation}"[:64]
+
+
+def course_of(scenario: Scenario, occupation: str) -> str:
+    return f"{scenario.programme_code}-{occupation}"[:64]
+
+
+def cohort_dates(scenario: Scenario) -> list[datetime.date]:
+    # The sources give no dates: one working week of the programme's year stands in.
+    first = datetime.date(scenario.year, 6, 3)
+    return [first + datetime.timedelta(days=i) for i in range(COURSE_DAYS)]
+
+
+async def set_up_programme(
+    client: httpx.AsyncClient, url: str, scenario: Scenario, retry_for: float
+) -> None:
+    """The scenario's programme and one course per occupation."""
+    await training.ensure_programme(
+        client,
+        url,
+        code=scenario.programme_code,
+        name=scenario.programme_name,
+        owner_code=OWNER,
+        year=scenario.year,
+        occupations=list(scenario.occupations),
+        target_total=scenario.target,
+        retry_for=retry_for,
+    )
+    for occupation, title in scenario.occupations.items():
+        await training.ensure_course(
+            client,
+            url,
+            code=course_of(scenario, occupation),
+            programme_code=scenario.programme_code,
+            occupation=occupation,
+            title=title,
+            days=COURSE_DAYS,
+            hours=COURSE_HOURS,
+            day_plan=DAY_PLAN,
+            min_attendance_days=MIN_ATTENDANCE_DAYS,
+            practical_required=False,
+            retry_for=retry_for,
+        )
 
 
 async def run_journeys(
@@ -141,8 +161,8 @@ async def run_journeys(
                 "address": {"province_code": trainee.province_code},
                 "consents": consents,
             }
-            body = _expect(
-                await _post(client, f"{urls['registry']}/people", person, deadline), 201, 409
+            body = expect(
+                await post(client, f"{urls['registry']}/people", person, deadline), 201, 409
             )
             return str(body.get("person_id") or body["existing_person_id"])
 
@@ -151,43 +171,69 @@ async def run_journeys(
         )
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
-        async def train(trainee: Trainee) -> None:
-            person_id = by_id[trainee.national_id]
-            enrolment_request = {
-                "person_id": person_id,
-                "programme_code": scenario.programme_code,
-                "cohort_code": cohort_of(scenario, trainee),
-                "occupation": trainee.occupation,
-            }
-            enrolment = _expect(
-                await _post(
-                    client,
-                    f"{urls['training']}/enrolments",
-                    enrolment_request,
-                    deadline,
-                    retry_404=True,
-                ),
-                201,
-                409,
-            )
-            enrolment_id = enrolment.get("enrolment_id") or enrolment["existing_enrolment_id"]
-            base = f"{urls['training']}/enrolments/{enrolment_id}"
-            if not trainee.completes:
-                outcome = {"reason": "left before day 5"}
-                _expect(await _post(client, f"{base}/non-completion", outcome, deadline), 200, 409)
-                return
-            _expect(await _post(client, f"{base}/completion", {"hours": 30}, deadline), 200, 409)
-            assessment = {
-                "person_id": person_id,
-                "occupation": trainee.occupation,
-                "level": trainee.level,
-                "passed": trainee.passes,
-            }
-            # Certificates are unique per person, occupation and level: a retry awards once.
-            _expect(
-                await _post(client, f"{urls['certification']}/assessments", assessment, deadline),
-                201,
-            )
+        url = urls["training"]
+        await set_up_programme(client, url, scenario, replication_timeout)
+        cohorts: dict[str, list[Trainee]] = defaultdict(list)
+        for trainee in scenario.trainees:
+            cohorts[cohort_of(scenario, trainee)].append(trainee)
+        estates = {estate.code: estate.name for estate in scenario.estates}
+        dates = cohort_dates(scenario)
+        # A closed cohort's completers are assessed at once, within one limit shared by all
+        # cohorts: the last few cohorts still use every connection, and no cohort waits on
+        # its own assessments one by one.
+        assessing = asyncio.Semaphore(concurrency)
 
-        await _gather_limited(scenario.trainees, train, concurrency, "trained+assessed", progress)
+        async def train(code: str) -> None:
+            trainees = cohorts[code]
+            first = trainees[0]  # a cohort's trainees share estate and occupation
+            retry_for = replication_timeout
+            cohort = await training.ensure_cohort(
+                client,
+                url,
+                code=code,
+                course_code=course_of(scenario, first.occupation),
+                venue={
+                    "kind": "estate",
+                    "code": first.estate_code,
+                    "name": estates.get(first.estate_code, first.estate_code),
+                },
+                dates=dates,
+                capacity=len(trainees),  # a seat for everyone: the pilot trained all it registered
+                village_cap=None,  # pilot people have no village on record
+                retry_for=retry_for,
+            )
+            # Closed already (a rerun): its records are final, only the assessments are left.
+            if cohort["status"] != "closed":
+                ids = [by_id[t.national_id] for t in trainees]
+                await training.apply_all(client, url, code, ids, retry_for=retry_for)
+                await training.select(client, url, code, retry_for=retry_for)
+                days = {
+                    by_id[t.national_id]: COURSE_DAYS if t.completes else DAYS_IF_NOT_COMPLETING
+                    for t in trainees
+                }
+                records = training.attendance(dates, days)
+                await training.record_attendance(client, url, code, records, retry_for=retry_for)
+                await training.close(client, url, code, retry_for=retry_for)
+
+            async def assess(trainee: Trainee) -> None:
+                assessment = {
+                    "person_id": by_id[trainee.national_id],
+                    "occupation": trainee.occupation,
+                    "level": trainee.level,
+                    "passed": trainee.passes,
+                }
+                async with assessing:
+                    # Certificates are unique per person, occupation and level: a retry
+                    # awards once. The deadline starts with the request, not in the queue.
+                    assess_by = time.monotonic() + retry_for
+                    response = await post(
+                        client, f"{urls['certification']}/assessments", assessment, assess_by
+                    )
+                expect(response, 201)
+
+            await asyncio.gather(*(assess(t) for t in trainees if t.completes))
+
+        await _gather_limited(
+            cohorts, train, concurrency, "cohorts closed", progress, every=max(len(cohorts) // 5, 1)
+        )
         return by_id

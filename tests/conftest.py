@@ -21,14 +21,19 @@ def pytest_report_header() -> str:
     return "PostgreSQL at 127.0.0.1:5432: NOT reachable; services run on SQLite only"
 
 
-@pytest.fixture(scope="session")
-def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Tansu broker of the session's own, on a free loopback port."""
+def tansu(folder: Path) -> Iterator[str]:
+    """A Tansu broker on a free loopback port, for as long as the generator is open."""
     port = free_port()
-    broker = start_tansu(port, tmp_path_factory.mktemp("broker") / "broker.log")
+    broker = start_tansu(port, folder / "broker.log")
     yield f"127.0.0.1:{port}"
     broker.terminate()
     broker.wait(5)
+
+
+@pytest.fixture(scope="session")
+def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Tansu broker of the session's own."""
+    yield from tansu(tmp_path_factory.mktemp("broker"))
 
 
 async def _databases(prefix: str, tmp: Path) -> dict[str, str]:

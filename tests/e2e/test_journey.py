@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +11,11 @@ import httpx
 import pytest
 from stdnum.th import pin
 
+from deploy import training_client
 from deploy.funnel import distinct, read_topics
 from deploy.launcher import Stack
-from shared.events import LoanReferralCreated
-from shared.topics import BROADCAST_TOPICS, partner_topic
+from shared.events import LoanReferralCreated, TrainingCompleted, TrainingNotCompleted
+from shared.topics import BROADCAST_TOPICS, TRAINING, partner_topic
 from tests.support import TraceCollector, eventually
 
 PRODUCTS = [
@@ -66,21 +67,45 @@ def expect(response: httpx.Response, status: int) -> Any:
     return response.json()
 
 
+PROGRAMME = "e2e"
+DATES = [datetime.date(2024, 6, 3) + datetime.timedelta(days=i) for i in range(5)]
+DAY_PLAN = ((1, 3, "knowledge-transfer"), (4, 4, "study-visit"), (5, 5, "home-practice"))
+
+
+def cohort_of(person: Person) -> str:
+    # A course per occupation (certification matches training by occupation), a cohort per
+    # course. The traced journey has a cohort of its own: its closure request carries the
+    # trace into TrainingCompleted, and no other journey should join that trace.
+    return (
+        f"e2e-{person.occupation}-traced" if person.label == TRACED else f"e2e-{person.occupation}"
+    )
+
+
 @pytest.fixture(scope="module")
-def journeys(stack: Stack) -> dict[str, Person]:
+async def journeys(stack: Stack) -> dict[str, Person]:
     """Drive every person through the HTTP APIs (as programme staff would)."""
     trace_id = secrets.token_hex(16)
     auth = {"Authorization": f"Bearer {stack.admin_key}"}
-    with httpx.Client(timeout=30) as client:
+    # One journey is one trace: the client names it on every call, as a front end would.
+    traceparent = {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
+    training = stack.url("training")
+    async with (
+        httpx.AsyncClient(timeout=30, headers=auth) as plain,
+        httpx.AsyncClient(timeout=30, headers={**auth, **traceparent}) as traced,
+    ):
+
+        def client_of(person: Person) -> httpx.AsyncClient:
+            return traced if person.label == TRACED else plain
+
         for lender, product, occupations, level in PRODUCTS:
             expect(
-                client.post(
+                await plain.post(
                     f"{stack.url('funding')}/lenders", json={"code": lender, "name": lender.upper()}
                 ),
                 201,
             )
             expect(
-                client.post(
+                await plain.post(
                     f"{stack.url('funding')}/products",
                     json={
                         "code": product,
@@ -92,17 +117,10 @@ def journeys(stack: Stack) -> dict[str, Person]:
                 201,
             )
         for person in PEOPLE:
-            # One journey is one trace: the client names it on every call, as a front end would.
-            headers = (
-                {"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"}
-                if person.label == TRACED
-                else {}
-            )
             person.national_id = national_id()
             person.person_id = expect(
-                client.post(
+                await client_of(person).post(
                     f"{stack.url('registry')}/people",
-                    headers={**headers, **auth},
                     json={
                         "national_id": person.national_id,
                         "first_name_th": "สมหญิง",
@@ -116,37 +134,64 @@ def journeys(stack: Stack) -> dict[str, Person]:
                 ),
                 201,
             )["person_id"]
-            deadline = time.monotonic() + 60
-            while True:
-                response = client.post(
-                    f"{stack.url('training')}/enrolments",
-                    headers=headers,
-                    json={
-                        "person_id": person.person_id,
-                        "programme_code": "e2e",
-                        "cohort_code": "e2e-1",
-                        "occupation": person.occupation,
-                    },
-                )
-                if response.status_code != 404 or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)  # the registry's event has not reached training yet
-            enrolment = expect(response, 201)["enrolment_id"]
-            base = f"{stack.url('training')}/enrolments/{enrolment}"
+
+        occupations = sorted({p.occupation for p in PEOPLE})
+        await training_client.ensure_programme(
+            plain,
+            training,
+            code=PROGRAMME,
+            name="End-to-end programme",
+            owner_code="ieat",
+            year=2024,
+            occupations=occupations,
+            target_total=len(PEOPLE),
+        )
+        for occupation in occupations:
+            await training_client.ensure_course(
+                plain,
+                training,
+                code=f"e2e-{occupation}",
+                programme_code=PROGRAMME,
+                occupation=occupation,
+                title=occupation,
+                days=5,
+                hours=30,
+                day_plan=DAY_PLAN,
+                min_attendance_days=4,
+            )
+        cohorts: dict[str, list[Person]] = {}
+        for person in PEOPLE:
+            cohorts.setdefault(cohort_of(person), []).append(person)
+        for code, members in cohorts.items():
+            client = client_of(members[0])
+            await training_client.ensure_cohort(
+                client,
+                training,
+                code=code,
+                course_code=f"e2e-{members[0].occupation}",
+                venue={"kind": "learning-centre", "code": "e2e-centre"},
+                dates=DATES,
+                capacity=len(members),
+            )
+            # 404 until the registry's PersonRegistered has reached training: retried.
+            applied = await training_client.apply_all(
+                client, training, code, [p.person_id for p in members]
+            )
+            assert {a["status"] for a in applied.values()} == {"applied"}, applied
+            await training_client.select(client, training, code)
+            # Four of five days complete the course; two do not.
+            days = {p.person_id: 5 if p.completes else 2 for p in members}
+            await training_client.record_attendance(
+                client, training, code, training_client.attendance(DATES, days)
+            )
+            await training_client.close(client, training, code)
+        for person in PEOPLE:
             if not person.completes:
-                expect(
-                    client.post(
-                        f"{base}/non-completion", headers=headers, json={"reason": "moved away"}
-                    ),
-                    200,
-                )
                 continue
-            expect(client.post(f"{base}/completion", headers=headers, json={"hours": 30}), 200)
             for _ in range(2 if person.assessed_twice else 1):
                 expect(
-                    client.post(
+                    await client_of(person).post(
                         f"{stack.url('certification')}/assessments",
-                        headers=headers,
                         json={
                             "person_id": person.person_id,
                             "occupation": person.occupation,
@@ -159,6 +204,26 @@ def journeys(stack: Stack) -> dict[str, Person]:
     people = {p.label: p for p in PEOPLE}
     people["_trace"] = Person(trace_id, "", 0, [])
     return people
+
+
+async def test_attendance_decides_completion(stack: Stack, journeys: dict[str, Person]) -> None:
+    ids = {p.person_id for p in PEOPLE}
+    completed, not_completed = TrainingCompleted.ce_type(), TrainingNotCompleted.ce_type()
+
+    async def outcomes() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {completed: set(), not_completed: set()}
+        for record in distinct(await read_topics(stack.bootstrap, [TRAINING])):
+            if record.key in ids and record.ce_type in found:
+                found[record.ce_type].add(record.key)
+        return found
+
+    found = await eventually(
+        outcomes,
+        lambda f: len(f[completed]) + len(f[not_completed]) >= len(PEOPLE),
+        what="every learner's training outcome",
+    )
+    assert found[not_completed] == {p.person_id for p in PEOPLE if not p.completes}
+    assert found[completed] == {p.person_id for p in PEOPLE if p.completes}
 
 
 async def _referrals(stack: Stack) -> list[dict[str, Any]]:
@@ -249,7 +314,10 @@ async def _services_in(collector: TraceCollector, trace_id: str) -> set[str]:
 
 async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, Person]) -> None:
     auth = {"Authorization": f"Bearer {stack.admin_key}"}
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with (
+        httpx.AsyncClient(timeout=10) as client,
+        httpx.AsyncClient(timeout=10, headers=auth) as operator,
+    ):
         bad_id = await client.post(
             f"{stack.url('registry')}/people",
             headers=auth,
@@ -274,16 +342,22 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
         )
         assert duplicate.status_code == 409
         assert duplicate.json()["existing_person_id"] == PEOPLE[0].person_id
-        unknown = await client.post(
-            f"{stack.url('training')}/enrolments",
-            json={
-                "person_id": "00000000-0000-4000-8000-000000000000",
-                "programme_code": "e2e",
-                "cohort_code": "e2e-1",
-                "occupation": "gardener",
-            },
+        # An open cohort, so the person (not a closed cohort) is what the answer is about.
+        await training_client.ensure_cohort(
+            operator,
+            stack.url("training"),
+            code="e2e-open",
+            course_code="e2e-gardener",
+            venue={"kind": "learning-centre", "code": "e2e-centre"},
+            dates=DATES,
+            capacity=5,
         )
-        assert unknown.status_code == 404
+        application = {"person_id": "00000000-0000-4000-8000-000000000000"}
+        applications = f"{stack.url('training')}/cohorts/e2e-open/applications"
+        unknown = await operator.post(applications, json=application)
+        assert unknown.status_code == 404, unknown.text
+        anonymous = await client.post(applications, json=application)
+        assert anonymous.status_code == 401, anonymous.text
         malformed = await client.post(
             f"{stack.url('certification')}/assessments",
             content=b"{not json",

@@ -10,17 +10,30 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from deploy.funnel import read_topics
 from services.registry.settings import RegistrySettings
 from shared.events import LearnerEnrolled, LearnerWithdrew, TrainingCompleted
+from tests.conftest import tansu
 from tests.integration.conftest import RunningRegistry, RunningTraining
 from tests.support import eventually, national_id
+
+
+@pytest.fixture
+def bootstrap(tmp_path: Path) -> Iterator[str]:
+    """A broker of each test's own, so the replica holds exactly this test's registry data.
+    (On the session broker, training's group would first read whatever other tests left on
+    the registry topic: the import tests leave hundreds of thousands of events.)"""
+    yield from tansu(tmp_path)
+
 
 VILLAGES = [f"ubon-mss-{i:02d}" for i in range(1, 14)]
 PER_VILLAGE = 26  # 6 more than the 20 seats

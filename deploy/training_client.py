@@ -1,0 +1,272 @@
+"""Drives one training programme through the training service's API (docs/training.md).
+
+Used by the seeder (deploy/seed.py) and the end-to-end tests. The caller's client carries
+the operator key (`Authorization: Bearer ...`): every training route needs one.
+
+Every call retries while the service is unreachable, until `retry_for` seconds have passed:
+a service may be restarting (the fault tests kill one). A retried request may have been
+applied already: the set-up calls get 200 for a record that exists with the same body,
+applying returns an existing application, attendance overwrites, and selection and closure
+accept the 409 that says they already ran. A 409 from a set-up call means the record exists
+with a different body: that is raised, not papered over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+
+Json = dict[str, Any]
+OK = (200, 201)
+BATCH = 1_000  # ids per batch request (the service takes up to 5,000)
+ATTENDANCE_BATCH = 10_000  # records per attendance request (the service's limit)
+RETRY_FOR = 120.0  # seconds
+
+
+class ApiError(RuntimeError):
+    """A service answered something the caller cannot go on from."""
+
+
+def expect(response: httpx.Response, *ok: int) -> Json:
+    if response.status_code not in ok:
+        raise ApiError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: "
+            f"{response.text[:500]}"
+        )
+    body: Json = response.json() if response.content else {}
+    return body
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: Mapping[str, Any] | None,
+    deadline: float,
+    *,
+    retry_404: bool = False,
+) -> httpx.Response:
+    """POST, retrying while the service is unreachable (restarting) or, if asked, while it
+    has not replicated what the body names yet (404). Past `deadline` the last answer (or
+    transport error) is the caller's."""
+    delay = 0.05
+    while True:
+        try:
+            response = await client.post(url, json=body)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
+                return response
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def _deadline(retry_for: float) -> float:
+    return time.monotonic() + retry_for
+
+
+async def ensure_programme(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    code: str,
+    name: str,
+    owner_code: str,
+    year: int,
+    occupations: Sequence[str],
+    target_total: int,
+    targets: Sequence[Mapping[str, Any]] = (),
+    retry_for: float = RETRY_FOR,
+) -> Json:
+    body = {
+        "code": code,
+        "name": name,
+        "owner_code": owner_code,
+        "year": year,
+        "occupations": list(occupations),
+        "target_total": target_total,
+        "targets": list(targets),
+    }
+    # 404: the owner's OrganisationRegistered has not reached training yet (just after start).
+    response = await post(client, f"{url}/programmes", body, _deadline(retry_for), retry_404=True)
+    return expect(response, *OK)
+
+
+async def ensure_course(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    code: str,
+    programme_code: str,
+    occupation: str,
+    title: str,
+    days: int,
+    hours: int,
+    day_plan: Sequence[tuple[int, int, str]],  # (from_day, to_day, activity)
+    min_attendance_days: int,
+    practical_required: bool = False,
+    retry_for: float = RETRY_FOR,
+) -> Json:
+    body = {
+        "code": code,
+        "programme_code": programme_code,
+        "occupation": occupation,
+        "title": title,
+        "days": days,
+        "hours": hours,
+        "day_plan": [
+            {"from_day": first, "to_day": last, "activity": activity}
+            for first, last, activity in day_plan
+        ],
+        "completion": {
+            "min_attendance_days": min_attendance_days,
+            "practical_required": practical_required,
+        },
+    }
+    response = await post(client, f"{url}/courses", body, _deadline(retry_for))
+    return expect(response, *OK)
+
+
+async def ensure_cohort(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    code: str,
+    course_code: str,
+    venue: Mapping[str, str],  # {kind: estate|learning-centre|village, code, name?}
+    dates: Sequence[datetime.date],
+    capacity: int,
+    village_cap: int | None = 20,
+    one_per_household: bool = True,
+    trainer_ids: Sequence[str] = (),
+    retry_for: float = RETRY_FOR,
+) -> Json:
+    # The dates are sent rather than left to the service, so attendance can name them.
+    body = {
+        "code": code,
+        "course_code": course_code,
+        "venue": dict(venue),
+        "starts_on": min(dates).isoformat(),
+        "dates": [d.isoformat() for d in sorted(dates)],
+        "capacity": capacity,
+        "village_cap": village_cap,  # always sent: omitted means the service's default, 20
+        "one_per_household": one_per_household,
+        "trainer_ids": list(trainer_ids),
+    }
+    response = await post(client, f"{url}/cohorts", body, _deadline(retry_for))
+    return expect(response, *OK)  # the cohort, with its `status` (open, selected, closed)
+
+
+async def apply_all(
+    client: httpx.AsyncClient,
+    url: str,
+    cohort_code: str,
+    person_ids: Iterable[str],
+    *,
+    retry_for: float = RETRY_FOR,
+) -> dict[str, Json]:
+    """Apply everyone (an id already applied gets its application back); person_id ->
+    the batch's result for it. A 404 for an id means training has not replicated the
+    person's PersonRegistered yet: those ids are sent again until the deadline."""
+    deadline = _deadline(retry_for)
+    pending = list(dict.fromkeys(person_ids))
+    applied: dict[str, Json] = {}
+    delay = 0.05
+    while pending:
+        lagging: list[str] = []
+        for first in range(0, len(pending), BATCH):
+            chunk = pending[first : first + BATCH]
+            response = await post(
+                client,
+                f"{url}/cohorts/{cohort_code}/applications/batch",
+                {"person_ids": chunk},
+                deadline,
+            )
+            for result in expect(response, 200)["results"]:
+                error = result.get("error")
+                if error is None:
+                    applied[result["person_id"]] = result
+                elif error.get("status") == 404 and time.monotonic() <= deadline:
+                    lagging.append(result["person_id"])
+                else:
+                    raise ApiError(
+                        f"applying {result['person_id']} to {cohort_code}: "
+                        f"{error.get('status')} {error.get('detail')}"
+                    )
+        if lagging:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        pending = lagging
+    return applied
+
+
+async def select(
+    client: httpx.AsyncClient, url: str, cohort_code: str, *, retry_for: float = RETRY_FOR
+) -> Json:
+    response = await post(
+        client, f"{url}/cohorts/{cohort_code}/selection", None, _deadline(retry_for)
+    )
+    return expect(response, *OK, 409)  # 409: selection already ran
+
+
+def attendance(
+    dates: Sequence[datetime.date], days_attended: Mapping[str, int]
+) -> list[tuple[str, datetime.date, bool]]:
+    """Records for people present on their first n dates and absent after (absences are
+    recorded too, so a rerun with fewer days overwrites rather than keeps old presence)."""
+    ordered = sorted(dates)
+    return [
+        (person_id, day, index < attended)
+        for person_id, attended in days_attended.items()
+        for index, day in enumerate(ordered)
+    ]
+
+
+async def record_attendance(
+    client: httpx.AsyncClient,
+    url: str,
+    cohort_code: str,
+    records: Sequence[tuple[str, datetime.date, bool]],  # (person_id, date, present)
+    *,
+    retry_for: float = RETRY_FOR,
+) -> None:
+    deadline = _deadline(retry_for)
+    for first in range(0, len(records), ATTENDANCE_BATCH):
+        body = {
+            "records": [
+                {"person_id": person_id, "date": day.isoformat(), "present": present}
+                for person_id, day, present in records[first : first + ATTENDANCE_BATCH]
+            ]
+        }
+        # Recording again overwrites, so a retry after a lost response is harmless.
+        expect(await post(client, f"{url}/cohorts/{cohort_code}/attendance", body, deadline), *OK)
+
+
+async def record_practicals(
+    client: httpx.AsyncClient,
+    url: str,
+    cohort_code: str,
+    passed: Mapping[str, bool],
+    *,
+    retry_for: float = RETRY_FOR,
+) -> None:
+    body = {"results": [{"person_id": pid, "passed": ok} for pid, ok in passed.items()]}
+    response = await post(
+        client, f"{url}/cohorts/{cohort_code}/practicals", body, _deadline(retry_for)
+    )
+    expect(response, *OK)
+
+
+async def close(
+    client: httpx.AsyncClient, url: str, cohort_code: str, *, retry_for: float = RETRY_FOR
+) -> Json:
+    response = await post(
+        client, f"{url}/cohorts/{cohort_code}/closure", None, _deadline(retry_for)
+    )
+    return expect(response, *OK, 409)  # 409: already closed
