@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy import funnel
 from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.demo import check, observe, wait_settled
+from deploy.demo import achievement, check, observe, wait_settled
 from deploy.launcher import SERVICES, Stack, free_port, running
 from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.seed import SeedError, run_journeys
@@ -223,6 +223,7 @@ def report(
     driven: Driven,
     observed: list[funnel.Observed],
     database: str,
+    reported: dict[str, object],
 ) -> float:
     """Print the system figures; returns events/s for the comparison with raw Kafka."""
     observer = driven.observer
@@ -258,7 +259,7 @@ def report(
         f"LoanReferralCreated;\n  {CONCURRENCY} trainees are driven at once, so this includes "
         "queueing behind all concurrent work."
     )
-    problems = check(scenario, driven.by_id, observed)
+    problems = check(scenario, driven.by_id, observed, reported)
     if problems:
         print("WARNING, journeys differ from the expectation:\n  " + "\n  ".join(problems))
     else:
@@ -300,7 +301,8 @@ def run(*, learners: int, data_dir: Path) -> int:
                 )
                 return 1
             observed, _ = asyncio.run(observe(stack, scenario))
-            events_per_s = report(scenario, driven, observed, database)
+            reported = asyncio.run(achievement(stack, scenario))
+            events_per_s = report(scenario, driven, observed, database, reported)
             print(
                 f"\nraw aiokafka baseline ({RAW_MESSAGES:,} x {len(raw_payload())} B JSON, "
                 f"{RAW_PARTITIONS} partitions, acks=all, linger_ms=5, same broker)"

@@ -46,13 +46,34 @@ async def observe(stack: Stack, scenario: Scenario) -> tuple[list[funnel.Observe
     return observed, dict(per_lender)
 
 
-def check(scenario: Scenario, by_id: dict[str, str], observed: list[funnel.Observed]) -> list[str]:
+async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
+    """The training service's own figure for the programme (learners it saw complete)."""
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+        url = f"{stack.url('training')}/programmes/{scenario.programme_code}/achievement"
+        response = await client.get(url)
+        response.raise_for_status()
+        body: dict[str, object] = response.json()
+        return body
+
+
+def check(
+    scenario: Scenario,
+    by_id: dict[str, str],
+    observed: list[funnel.Observed],
+    reported: dict[str, object],
+) -> list[str]:
     """What differs from the hand-computable expectation (empty: all journeys as expected)."""
     problems = []
     counts = funnel.funnel(observed)
     for stage, want in funnel_expectation(scenario).items():
         if counts.get(stage) != want:
             problems.append(f"{stage}: expected {want}, observed {counts.get(stage)}")
+    if reported["completed"] != counts.get("completed"):
+        problems.append(
+            f"training reports {reported['completed']} completed, the broker carried "
+            f"{counts.get('completed')} TrainingCompleted"
+        )
     want_refs = {(by_id[nid], product) for nid, product in expected_referrals(scenario)}
     got_refs = funnel.referrals(observed)
     if missing := want_refs - got_refs:
@@ -84,6 +105,11 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
         asyncio.run(wait_settled(stack, scenario, timeout))
         observed, per_lender = asyncio.run(observe(stack, scenario))
         print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
+        reported = asyncio.run(achievement(stack, scenario))
+        print(
+            f"training service: {reported['completed']:,} of {reported['target']:,} completed "
+            f"= {reported['percent']}% (GET /programmes/{scenario.programme_code}/achievement)"
+        )
         print(f"journeys settled {time.monotonic() - started:.1f}s after start")
         print("\nservices:")
         for service, url in stack.urls().items():
@@ -94,7 +120,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
         )
         print(f"  admin key      in {stack.admin_key_file} (Authorization: Bearer <key>)")
         if smoke:
-            problems = check(scenario, by_id, observed)
+            problems = check(scenario, by_id, observed, reported)
             if problems:
                 print("\nSMOKE FAILED:\n  " + "\n  ".join(problems))
                 return 1

@@ -1,8 +1,9 @@
 """Drives a scenario through the services' HTTP APIs, as programme staff would.
 
 Each trainee: registered (with or without consent) -> applied to the cohort of their estate
-and occupation -> selected -> attends all five days or only two -> completed or not when the
-cohort closes -> assessed if completed (pass or fail). Referrals then follow from events alone.
+and occupation -> selected -> attends all five days or only two -> those who attended all
+are assessed on the last day (pass or fail) -> the cohort closes: completed or not.
+Certification awards a pass once TrainingCompleted arrives; referrals follow from events.
 """
 
 from __future__ import annotations
@@ -178,9 +179,8 @@ async def run_journeys(
             cohorts[cohort_of(scenario, trainee)].append(trainee)
         estates = {estate.code: estate.name for estate in scenario.estates}
         dates = cohort_dates(scenario)
-        # A closed cohort's completers are assessed at once, within one limit shared by all
-        # cohorts: the last few cohorts still use every connection, and no cohort waits on
-        # its own assessments one by one.
+        # Assessments run within one limit shared by all cohorts: the last few cohorts still
+        # use every connection, and no cohort waits on its own assessments one by one.
         assessing = asyncio.Semaphore(concurrency)
 
         async def train(code: str) -> None:
@@ -202,7 +202,7 @@ async def run_journeys(
                 village_cap=None,  # pilot people have no village on record
                 retry_for=retry_for,
             )
-            # Closed already (a rerun): its records are final, only the assessments are left.
+            # Closed already (a rerun): its records are final; assessments are idempotent.
             if cohort["status"] != "closed":
                 ids = [by_id[t.national_id] for t in trainees]
                 await training.apply_all(client, url, code, ids, retry_for=retry_for)
@@ -213,7 +213,6 @@ async def run_journeys(
                 }
                 records = training.attendance(dates, days)
                 await training.record_attendance(client, url, code, records, retry_for=retry_for)
-                await training.close(client, url, code, retry_for=retry_for)
 
             async def assess(trainee: Trainee) -> None:
                 assessment = {
@@ -231,7 +230,11 @@ async def run_journeys(
                     )
                 expect(response, 201)
 
+            # Assessed on the last day, before the cohort closes: certification holds a pass
+            # until TrainingCompleted arrives, so the award then follows from events alone.
             await asyncio.gather(*(assess(t) for t in trainees if t.completes))
+            if cohort["status"] != "closed":
+                await training.close(client, url, code, retry_for=retry_for)
 
         await _gather_limited(
             cohorts, train, concurrency, "cohorts closed", progress, every=max(len(cohorts) // 5, 1)
