@@ -137,7 +137,7 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
-    # The bootstrap admin key of the registry and training (operators' keys are made with it).
+    # The bootstrap admin key of every service (operators' keys are made with it).
     admin_key: str = field(
         default_factory=lambda: os.environ.get("SKILLBRIDGE_ADMIN_KEY") or new_token()
     )
@@ -173,9 +173,8 @@ class Stack:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             f"{prefix}_HTTP_PORT": str(self.ports[service]),
             f"{prefix}_DATABASE_URL": self.database_url(service),
-            # One stack admin key for every service that checks operator keys.
-            "REGISTRY_ADMIN_KEY": self.admin_key,
-            "TRAINING_ADMIN_KEY": self.admin_key,
+            # One stack admin key for every service (each checks operator keys).
+            **{f"{name.upper()}_ADMIN_KEY": self.admin_key for name in SERVICES},
             **self.extra_env,
         }
         if not self.external_bootstrap:

@@ -14,7 +14,11 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.topics import service_topic
+from shared.topics import private_topic, service_topic
+
+# Who may read an event (Event.audience): everyone (None: the producer's broadcast topic),
+# one service (its private topic), or one partner lender (that lender's own topic).
+PARTNER = "partner"
 
 # Fields that must never appear in a broadcast event about a person (contract tests check).
 # (`name` is allowed on villages and organisations, which are not people.)
@@ -43,13 +47,22 @@ class Event(BaseModel):
 
     service: ClassVar[str]
     major: ClassVar[int] = 1
+    audience: ClassVar[str | None] = None
 
     @classmethod
     def ce_type(cls) -> str:
         return f"skillbridge.{cls.service}.{cls.__name__}.v{cls.major}"
 
     @classmethod
+    def is_broadcast(cls) -> bool:
+        return cls.audience is None
+
+    @classmethod
     def topic(cls) -> str:
+        if cls.audience == PARTNER:
+            raise TypeError(f"{cls.__name__} goes to its lender's own topic: partner_topic(code)")
+        if cls.audience is not None:
+            return private_topic(cls.service, cls.audience, cls.major)
         return service_topic(cls.service, cls.major)
 
     def key(self) -> str:
@@ -204,6 +217,46 @@ class TrainerRegistered(Event):
         return self.trainer_id
 
 
+class SharedPersonalData(BaseModel):
+    """Personal data a person agreed to share with lenders, by PDPA data category: only
+    the fields of the consented categories are filled (docs/decisions/0010)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    categories: list[str] = Field(description="identity, contact, address, household-income")
+    # identity
+    national_id: str | None = None
+    first_name_th: str | None = None
+    last_name_th: str | None = None
+    first_name_en: str | None = None
+    last_name_en: str | None = None
+    birth_date: date | None = None
+    # contact
+    phone: str | None = None
+    # address
+    house_no: str | None = None
+    street: str | None = None
+    subdistrict: str | None = None
+    district: str | None = None
+    province_code: str | None = None
+    village_code: str | None = None
+    # household-income: the latest monthly figure of the person's household (THB)
+    monthly_income: int | None = None
+
+
+class PersonalDataShared(PersonEvent):
+    """Registry -> funding only, on a private topic: what a live loan-referral consent lets
+    lenders receive. Sent when the consent is granted and again whenever that data changes;
+    ConsentWithdrawn and PersonErased tell funding to drop it."""
+
+    service = "registry"
+    audience = "funding"
+    consent_id: str
+    lender_code: str | None = Field(default=None, description="None: any partner lender")
+    data: SharedPersonalData
+    shared_at: datetime
+
+
 class LearnerApplied(PersonEvent):
     service = "training"
     application_id: str
@@ -272,13 +325,41 @@ class TrainingNotCompleted(PersonEvent):
     recorded_at: datetime
 
 
-class QualificationAwarded(PersonEvent):
-    service = "certification"
+class CertificateEvent(PersonEvent):
+    """An event about one certificate; keyed by the holder, so a holder's events stay in order."""
+
     certificate_number: str
     occupation: str
     level: int = Field(ge=1, le=8)
+
+
+class QualificationAwarded(CertificateEvent):
+    service = "certification"
     valid_until: date
     awarded_at: datetime
+    standard_code: str | None = Field(default=None, description="The occupational standard")
+    verification_url: str | None = Field(
+        default=None, description="Public page where anyone can check the certificate"
+    )
+
+
+class QualificationRevoked(CertificateEvent):
+    service = "certification"
+    reason: str
+    revoked_at: datetime
+
+
+class QualificationExpired(CertificateEvent):
+    service = "certification"
+    valid_until: date
+    expired_at: datetime
+
+
+class QualificationRenewed(CertificateEvent):
+    service = "certification"
+    previous_valid_until: date
+    valid_until: date
+    renewed_at: datetime
 
 
 class AssessmentFailed(PersonEvent):
@@ -287,18 +368,95 @@ class AssessmentFailed(PersonEvent):
     occupation: str
     level: int = Field(ge=1, le=8)
     assessed_at: datetime
+    failed_units: list[str] = Field(
+        default_factory=list, description="Codes of the required competency units not passed"
+    )
 
 
-class LoanReferralCreated(PersonEvent):
+class ReferralEvent(PersonEvent):
+    """A step in one loan referral's lifecycle (funding); also sent on the lender's topic."""
+
     service = "funding"
     referral_id: str
     lender_code: str
     product_code: str
+
+
+class LoanReferralCreated(ReferralEvent):
     occupation: str
     level: int
     certificate_number: str
     matched_clauses: list[str]
     created_at: datetime
+    rule_version: int | None = Field(default=None, description="The product rule that matched")
+
+
+class LoanReferralHeld(ReferralEvent):
+    """Eligible, but waiting for something (the person's consent) before the lender is told."""
+
+    occupation: str
+    level: int
+    certificate_number: str
+    matched_clauses: list[str]
+    waiting_for: str = Field(description="e.g. 'consent'")
+    held_at: datetime
+    rule_version: int | None = None
+
+
+class LoanReferralShared(ReferralEvent):
+    """The referral as its lender sees it, on that lender's own topic only: with the
+    personal data the person consented to share with this lender, and nothing more."""
+
+    audience = PARTNER
+    occupation: str
+    level: int
+    certificate_number: str
+    valid_until: date | None = None
+    matched_clauses: list[str]
+    applicant: SharedPersonalData | None = Field(
+        default=None, description="None: the person consented to share no personal data"
+    )
+    respond_by: date | None = Field(default=None, description="After this the referral expires")
+    shared_at: datetime
+
+
+class LoanReferralDelivered(ReferralEvent):
+    channel: str = Field(description="'topic', 'webhook' or 'api'")
+    delivered_at: datetime
+
+
+class LoanReferralAcknowledged(ReferralEvent):
+    acknowledged_at: datetime
+
+
+class LoanApproved(ReferralEvent):
+    amount: int | None = Field(default=None, ge=0, description="Approved amount (THB)")
+    approved_at: datetime
+
+
+class LoanDeclined(ReferralEvent):
+    reason_code: str
+    declined_at: datetime
+
+
+class LoanDisbursed(ReferralEvent):
+    amount: int = Field(ge=0, description="THB")
+    disbursed_on: date
+    disbursed_at: datetime
+
+
+class LoanReferralExpired(ReferralEvent):
+    previous_status: str
+    expired_at: datetime
+
+
+class LoanReferralCancelled(ReferralEvent):
+    previous_status: str
+    reason: str = Field(
+        description="'consent-withdrawn', 'qualification-revoked', 'qualification-expired' "
+        "or 'person-erased'"
+    )
+    cancelled_at: datetime
 
 
 CATALOGUE: tuple[type[Event], ...] = (
@@ -315,6 +473,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     VillageRegistered,
     OrganisationRegistered,
     TrainerRegistered,
+    PersonalDataShared,
     LearnerApplied,
     LearnerEnrolled,
     LearnerWaitlisted,
@@ -322,8 +481,20 @@ CATALOGUE: tuple[type[Event], ...] = (
     TrainingCompleted,
     TrainingNotCompleted,
     QualificationAwarded,
+    QualificationRevoked,
+    QualificationExpired,
+    QualificationRenewed,
     AssessmentFailed,
     LoanReferralCreated,
+    LoanReferralHeld,
+    LoanReferralShared,
+    LoanReferralDelivered,
+    LoanReferralAcknowledged,
+    LoanApproved,
+    LoanDeclined,
+    LoanDisbursed,
+    LoanReferralExpired,
+    LoanReferralCancelled,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {cls.ce_type(): cls for cls in CATALOGUE}

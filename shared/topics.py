@@ -21,6 +21,14 @@ def partner_topic(partner_code: str, major: int = 1) -> str:
     return f"skillbridge.partner.{partner_code}.v{major}"
 
 
+def private_topic(producer: str, audience: str, major: int = 1) -> str:
+    """A topic only `audience` may read (ACL on the `skillbridge.private.` prefix): for
+    personal data one service hands another, never broadcast (docs/decisions/0010)."""
+    if producer not in SERVICES or audience not in SERVICES:
+        raise ValueError(f"unknown service in {producer!r} -> {audience!r}")
+    return f"skillbridge.private.{producer}-to-{audience}.v{major}"
+
+
 def dlq_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
