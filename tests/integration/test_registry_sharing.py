@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any
 
 from deploy.funnel import Observed, read_topics
 from shared.events import PersonalDataShared
 from shared.topics import REGISTRY
 from tests.integration.conftest import RunningRegistry
+from tests.integration.test_registry_import import HEADER, finished, upload
 from tests.integration.test_registry_people import ok, person
 from tests.support import eventually
 
@@ -140,3 +143,24 @@ async def test_a_merge_shares_the_moved_consent_for_the_survivor(
     assert after.data["consent_id"] == before.data["consent_id"]
     # The survivor had no phone; the merge kept the retired record's, and that is shared.
     assert after.data["data"]["phone"] == "0812345678"  # type: ignore[index]
+
+
+async def test_an_import_that_changes_a_household_income_shares_it_again(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    body = person(consents=[{"lender_code": "gsb", "data_categories": ["household-income"]}])
+    pid = ok(await registry.client.post("/people", json=body), 201)["person_id"]
+    code = f"hh-{secrets.token_hex(4)}"
+
+    async def import_row(income: int) -> None:
+        csv = tmp_path / f"{income}.csv"
+        csv.write_text(
+            HEADER + f"{body['national_id']},มาลี,ศรีสุข,1987-05-12,34,,{code},{income},0812345678\n"
+        )
+        job = await finished(registry.client, (await upload(registry.client, csv))["import_id"], 60)
+        assert (job["created"], job["rejected"]) == (0, 0), job
+
+    await import_row(4000)  # the person joins a new household with this income
+    await import_row(6000)  # the household's income changes
+    shares = await shared_for(registry, pid, 3)
+    assert [s.data["data"]["monthly_income"] for s in shares] == [None, 4000, 6000]  # type: ignore[index]
