@@ -10,6 +10,8 @@ import typer
 
 from deploy.launcher import Stack, running
 
+REVOKED_IN_BENCH = 100  # deploy.verify_bench.REVOKED (not imported: keeps --help fast)
+
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
 
@@ -121,6 +123,19 @@ def bench_training(
     from deploy.training_bench import run
 
     raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
+
+
+@app.command("bench-verify")
+def bench_verify(
+    people: Annotated[
+        int, typer.Option(min=REVOKED_IN_BENCH, help="certificates to issue")
+    ] = 2_000,
+    data_dir: Path = Path("var/bench-verify"),
+) -> None:
+    """Certification: certificates issued, credentials signed and verifications per second."""
+    from deploy.verify_bench import run
+
+    raise typer.Exit(run(people=people, data_dir=data_dir))
 
 
 if __name__ == "__main__":
