@@ -43,7 +43,10 @@ class CertificationSettings(ServiceSettings):
 
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     def signing_key_pem(self) -> bytes | None:
         if self.signing_key is not None:
