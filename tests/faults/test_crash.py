@@ -18,8 +18,10 @@ from tests.conftest import POSTGRES
 from tests.support import eventually, make_stack
 
 
-async def _counts(url: str) -> dict[str, int]:
-    async with httpx.AsyncClient(timeout=10) as client:
+async def _counts(url: str, key: str | None = None) -> dict[str, int]:
+    # Certification's counts need an operator key; funding's take none.
+    headers = {"Authorization": f"Bearer {key}"} if key else None
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         return dict((await client.get(f"{url}/counts")).json())
 
 
@@ -56,7 +58,7 @@ async def test_sigkill_mid_journey_changes_nothing(
         # Kill once the victim is demonstrably mid-work: some awards or referrals made.
         field = "referrals" if victim == "funding" else "certificates"
         await eventually(
-            lambda: _counts(stack.url(victim)),
+            lambda: _counts(stack.url(victim), stack.admin_key),
             lambda c: c[field] >= 5,
             timeout=120,
             what=f"{victim} mid-journey",
@@ -80,7 +82,7 @@ async def test_sigkill_mid_journey_changes_nothing(
         made = [(r["person_id"], r["product_code"]) for r in rows]
         assert len(made) == len(set(made))  # none doubled
         assert set(made) == want  # none lost, none extra
-        certified = (await _counts(stack.url("certification")))["certificates"]
+        certified = (await _counts(stack.url("certification"), stack.admin_key))["certificates"]
         assert certified == expected["certified"]
         # What partners see: possibly a record twice (at-least-once), never a different set.
         # (Other tests share the broker: look at this scenario's people only.)
