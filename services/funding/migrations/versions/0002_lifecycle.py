@@ -5,7 +5,9 @@ Revises: 0001
 Create Date: 2026-11-27 10:18:10.920867
 """
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 import sqlmodel
@@ -148,12 +150,31 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False, server_default='lender'))
 
     # Each skeleton product's rule becomes its live version 1, before its columns go.
-    op.execute(
-        "INSERT INTO rule_version (product_code, version, status, rules, created_at, published_at) "
-        "SELECT code, 1, 'live', "
-        "'{\"occupations\": ' || occupations || ', \"min_level\": ' || min_level || '}', "
-        "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM product"
+    rule_version = sa.table(
+        'rule_version',
+        sa.column('product_code', sa.String),
+        sa.column('version', sa.Integer),
+        sa.column('status', sa.String),
+        sa.column('rules', sa.JSON),
+        sa.column('created_at', sa.DateTime(timezone=True)),
+        sa.column('published_at', sa.DateTime(timezone=True)),
     )
+    now = datetime.now(UTC)
+    rows = op.get_bind().execute(sa.text("SELECT code, occupations, min_level FROM product"))
+    op.bulk_insert(rule_version, [
+        {
+            'product_code': code,
+            'version': 1,
+            'status': 'live',
+            'rules': {
+                'occupations': json.loads(occupations) if isinstance(occupations, str) else occupations,
+                'min_level': min_level,
+            },
+            'created_at': now,
+            'published_at': now,
+        }
+        for code, occupations, min_level in rows.all()
+    ])
     with op.batch_alter_table('product', schema=None) as batch_op:
         batch_op.add_column(sa.Column('created_at', sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()))
         batch_op.drop_column('min_level')
