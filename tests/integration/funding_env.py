@@ -138,6 +138,7 @@ def settings_for(
         webhook_poll_seconds=0.1,
         webhook_backoff_base_seconds=0.3,
         relay_poll_seconds=0.1,
+        webhook_max_attempts=4,
         **extra,
     )
 
