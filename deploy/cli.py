@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Annotated
@@ -62,12 +63,16 @@ def smoke(
 
 
 @app.command()
-def schemas(out: Path = Path("docs/events")) -> None:
-    """Write the JSON Schema of every event (the public contract) to OUT, one file per type."""
+def schemas(out: Path = Path("docs/events"), asyncapi: Path = Path("docs/asyncapi.json")) -> None:
+    """Write the JSON Schema of every event (the public contract) to OUT, one file per type,
+    and the AsyncAPI 3 document of all topics to ASYNCAPI."""
+    from shared.asyncapi import asyncapi_document
     from shared.events import write_schemas
 
     for path in write_schemas(out):
         typer.echo(path)
+    asyncapi.write_text(asyncapi_document(), encoding="utf-8")
+    typer.echo(asyncapi)
 
 
 @app.command()
@@ -121,6 +126,41 @@ def bench_training(
     from deploy.training_bench import run
 
     raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
+
+
+dlq = typer.Typer(help="Dead-letter topics: list records, re-drive them.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+Bootstrap = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="the broker")]
+
+
+@dlq.command("list")
+def dlq_list(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
+    """Every dead-lettered record: where it came from, who failed on it and why."""
+    from deploy.dlq import dead_letters
+
+    letters = asyncio.run(dead_letters(bootstrap))
+    for d in letters:
+        typer.echo(
+            f"{d.topic}  {d.original}  {d.ce_type}  id={d.ce_id}  by {d.consumer} "
+            f"at {d.failed_at}\n    {d.error_type}: {d.error[:300]}"
+        )
+    typer.echo(f"{len(letters)} dead-lettered record(s)")
+
+
+@dlq.command("redrive")
+def dlq_redrive(
+    topic: Annotated[
+        str, typer.Argument(help="a dead-letter topic, e.g. skillbridge.registry.v1.dlq")
+    ],
+    bootstrap: Bootstrap = "127.0.0.1:9092",
+) -> None:
+    """Publish the topic's records not re-driven yet back to their original topic."""
+    from deploy.dlq import redrive
+
+    try:
+        asyncio.run(redrive(bootstrap, topic, progress=typer.echo))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="TOPIC") from error
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
 from shared.envelope import source_of
-from shared.events import Event
+from shared.events import CATALOGUE, PARTNER, Event
 from shared.http import install_error_handlers, install_health
 from shared.inbox import InboxColumns
 from shared.kafka import ensure_topics, make_broker, publisher_for
@@ -74,7 +74,18 @@ class Service:
 
     async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
         consumed = self.consumer.topics if self.consumer else []
-        names = [service_topic(self.name), *consumed, *map(dlq_topic, consumed), *extra]
+        private = [
+            cls.topic()
+            for cls in CATALOGUE
+            if cls.service == self.name and cls.audience not in (None, PARTNER)
+        ]
+        names = [
+            service_topic(self.name),
+            *private,
+            *consumed,
+            *map(dlq_topic, consumed),
+            *extra,
+        ]
         await ensure_topics(
             self.settings.kafka_bootstrap_servers, names, self.settings.topic_partitions
         )

@@ -16,6 +16,21 @@ LOAN_REFERRAL = "loan-referral"
 PURPOSES = frozenset({LOAN_REFERRAL})
 # What a person may agree to share for a purpose; identity = national ID and name.
 DATA_CATEGORIES = frozenset({"contact", "identity", "address", "household-income"})
+# The fields each category lets a lender receive (PersonalDataShared, decision 0010).
+CATEGORY_FIELDS: dict[str, tuple[str, ...]] = {
+    "identity": (
+        "national_id",
+        "first_name_th",
+        "last_name_th",
+        "first_name_en",
+        "last_name_en",
+        "birth_date",
+    ),
+    "contact": ("phone",),
+    "address": ("house_no", "street", "subdistrict", "district", "province_code", "village_code"),
+    "household-income": ("monthly_income",),
+}
+assert set(CATEGORY_FIELDS) == DATA_CATEGORIES
 SEXES = frozenset({"female", "male", "other"})
 TOURISM_CLASSES = {
     "A": "tourism potential, ready for promotion",
@@ -102,3 +117,8 @@ def check_data_categories(categories: list[str]) -> None:
             f"unknown data categories {unknown}; expected some of {sorted(DATA_CATEGORIES)}",
             field="data_categories",
         )
+
+
+def shared_fields(categories: list[str]) -> set[str]:
+    """The fields a consent with these categories lets lenders receive."""
+    return {name for category in categories for name in CATEGORY_FIELDS.get(category, ())}

@@ -12,8 +12,31 @@ import pytest
 from services.registry.__main__ import build as build_registry
 from services.registry.settings import RegistrySettings
 from services.training.__main__ import build as build_training
+from services.training.handlers import reports
 from services.training.settings import TrainingSettings
 from shared.runtime import Service
+from shared.telemetry import setup_telemetry
+
+
+@pytest.fixture
+async def lone_training(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterator[Service]:
+    """Training alone on the session broker: for the consumer and outbox plumbing."""
+    settings = TrainingSettings(
+        database_url=database_urls["training"],
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        KAFKA_ENABLE_IDEMPOTENCE=False,
+        consumer_retry_base_seconds=0.05,
+    )
+    setup_telemetry("skillbridge-training")  # as `python -m services.training` does
+    service = build_training(settings)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+async def training_counts(service: Service) -> dict[str, int]:
+    async with service.db.transaction() as session:
+        return await reports.counts(session)
 
 
 def admin_client(service: Service, name: str, key: str) -> httpx.AsyncClient:

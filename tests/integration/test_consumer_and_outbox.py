@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from deploy.funnel import read_topics
-from services.training.__main__ import build
-from services.training.settings import TrainingSettings
 from shared.envelope import encode
 from shared.events import LearnerEnrolled, PersonRegistered
 from shared.runtime import Service
-from shared.telemetry import setup_telemetry
 from shared.topics import REGISTRY, TRAINING, dlq_topic
+from tests.integration.conftest import training_counts
 from tests.support import eventually
-
-
-@pytest.fixture
-async def training(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterator[Service]:
-    settings = TrainingSettings(
-        database_url=database_urls["training"],
-        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        KAFKA_ENABLE_IDEMPOTENCE=False,
-        consumer_retry_base_seconds=0.05,
-    )
-    setup_telemetry("skillbridge-training")  # as `python -m services.training` does
-    service = build(settings)
-    await service.start()
-    yield service
-    await service.stop()
 
 
 async def _produce(
@@ -57,7 +38,7 @@ def _registered(person_id: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
 
 
 async def test_poison_goes_to_dlq_duplicates_are_skipped_and_the_partition_moves_on(
-    training: Service, bootstrap: str
+    lone_training: Service, bootstrap: str
 ) -> None:
     # All on one key, so one partition: the good records after the bad ones must still arrive.
     key = str(uuid.uuid4())
@@ -71,10 +52,12 @@ async def test_poison_goes_to_dlq_duplicates_are_skipped_and_the_partition_moves
     other = _registered(str(uuid.uuid4()))
     await _produce(bootstrap, [no_headers, bad_type_data, good, good, other])
 
-    assert training.consumer is not None
-    consumer = training.consumer
+    assert lone_training.consumer is not None
+    consumer = lone_training.consumer
     await eventually(
-        lambda: _counts(training), lambda c: c["known_people"] >= 2, what="good records applied"
+        lambda: training_counts(lone_training),
+        lambda c: c["known_people"] >= 2,
+        what="good records applied",
     )
     dlq = await eventually(
         lambda: read_topics(bootstrap, [dlq_topic(REGISTRY)]),
@@ -89,24 +72,17 @@ async def test_poison_goes_to_dlq_duplicates_are_skipped_and_the_partition_moves
         assert record.headers["dlq_error"]
     assert {r.headers["dlq_error_type"] for r in mine} == {"PoisonMessage"}
     assert consumer.duplicates >= 1  # the same ce_id delivered twice was applied once
-    assert (await _counts(training))["known_people"] == 2
-
-
-async def _counts(service: Service) -> dict[str, int]:
-    from services.training.handlers import reports
-
-    async with service.db.transaction() as session:
-        return await reports.counts(session)
+    assert (await training_counts(lone_training))["known_people"] == 2
 
 
 async def test_outbox_rows_become_cloudevents_on_the_topic_and_are_marked_sent(
-    training: Service, bootstrap: str
+    lone_training: Service, bootstrap: str
 ) -> None:
     from services.training.tables import Outbox
     from shared.outbox import stage
 
     person = str(uuid.uuid4())
-    async with training.db.transaction() as session:
+    async with lone_training.db.transaction() as session:
         stage(
             session,
             Outbox,
@@ -118,7 +94,7 @@ async def test_outbox_rows_become_cloudevents_on_the_topic_and_are_marked_sent(
                 occupation="gardener",
                 enrolled_at=datetime.now(UTC),
             ),
-            source=training.source,
+            source=lone_training.source,
         )
 
     found = await eventually(
@@ -133,5 +109,5 @@ async def test_outbox_rows_become_cloudevents_on_the_topic_and_are_marked_sent(
     assert record.headers["traceparent"].startswith("00-")
     assert record.data["occupation"] == "gardener"
     # Marked sent: a further relay pass publishes nothing more.
-    assert await training.relay.publish_pending() == 0
+    assert await lone_training.relay.publish_pending() == 0
     assert json.loads(json.dumps(record.data))["person_id"] == person

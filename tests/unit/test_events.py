@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import get_args
@@ -8,6 +9,7 @@ import pytest
 from pydantic import BaseModel
 
 from shared import events
+from shared.asyncapi import asyncapi_document
 from shared.envelope import PoisonMessage, decode, encode
 from shared.topics import BROADCAST_TOPICS, dlq_topic, partner_topic, private_topic
 
@@ -142,3 +144,16 @@ def test_published_json_schemas_match_the_catalogue() -> None:
     )
     for name, text in expected.items():
         assert (folder / name).read_text(encoding="utf-8") == text, name
+
+
+def test_published_asyncapi_document_matches_the_catalogue() -> None:
+    path = Path(__file__).parents[2] / "docs" / "asyncapi.json"
+    assert path.read_text(encoding="utf-8") == asyncapi_document(), (
+        "run `skillbridge schemas` and commit docs/asyncapi.json"
+    )
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["asyncapi"] == "3.0.0"
+    addresses = {channel["address"] for channel in document["channels"].values()}
+    assert {*BROADCAST_TOPICS, events.PersonalDataShared.topic()} <= addresses
+    assert "skillbridge.partner.{lender_code}.v1" in addresses
+    assert len(document["operations"]) == len(events.CATALOGUE)

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit
+from services.registry.handlers import sharing
 from services.registry.schemas import ConsentIn
 from services.registry.tables import Consent, Outbox, Person
 from shared.envelope import source_of
@@ -54,6 +55,7 @@ async def grant(
         ),
         source=SOURCE,
     )
+    await sharing.share(session, consent, now=now)
     audit.record(
         session,
         actor=actor,

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain, reference
+from services.registry.handlers import sharing
 from services.registry.schemas import HouseholdIn
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, IncomeRecord, Outbox, Person, Place
@@ -108,7 +109,7 @@ async def add_member(
     """A person lives in one household: joining a second one is a 409 (move them first)."""
     now = now or datetime.now(UTC)
     await lock_aggregate(session, f"registry:person:{person_id}")
-    await _household(session, household_id)
+    household = await _household(session, household_id)
     person = await session.get(Person, person_id)
     if person is None or person.status != "active":
         raise NotFound(f"no active person {person_id}", field="members")
@@ -128,6 +129,8 @@ async def add_member(
         HouseholdMemberJoined(household_id=household_id, person_id=person_id, joined_at=now),
         source=SOURCE,
     )
+    if household.monthly_income is not None:  # the person's shared income changes
+        await sharing.reshare(session, [person_id], ["monthly_income"])
     audit.record(
         session,
         actor=actor,
@@ -156,6 +159,9 @@ async def remove_member(
         HouseholdMemberLeft(household_id=household_id, person_id=person_id, left_at=now),
         source=SOURCE,
     )
+    left = await session.get(Household, household_id)
+    if left is not None and left.monthly_income is not None:
+        await sharing.reshare(session, [person_id], ["monthly_income"])
     audit.record(
         session,
         actor=actor,
@@ -209,6 +215,8 @@ async def record_income(
         ),
         source=SOURCE,
     )
+    members = await sharing.household_members(session, household.household_id)
+    await sharing.reshare(session, members, ["monthly_income"])
     audit.record(
         session,
         actor=actor,

@@ -82,7 +82,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import domain
 from services.registry.handlers import households as household_handlers
-from services.registry.handlers import people
+from services.registry.handlers import people, sharing
 from services.registry.schemas import HouseholdIn, PersonIn
 from services.registry.settings import RegistrySettings
 from services.registry.tables import (
@@ -805,6 +805,14 @@ class Batch:
                 ),
                 changed,
             )
+            # Members of these (existing) households may have consented to share the income.
+            members = await session.exec(
+                select(Person.person_id).where(
+                    col(Person.household_id).in_([c["b_id"] for c in changed]),
+                    Person.status == "active",
+                )
+            )
+            await sharing.reshare(session, members.all(), ["monthly_income"])
         if self.outbox:
             session.info[STAGED_EVENTS] = True  # wakes the outbox relay after the commit
         for household_id, person_id in self.joins:  # rare: the full rule, with its lock

@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, reference
 from services.registry.handlers import consent as consents
+from services.registry.handlers import sharing
 from services.registry.schemas import AddressIn, PersonIn, PersonPatch
 from services.registry.tables import (
     AuditEntry,
@@ -401,6 +402,7 @@ async def update_person(
             ),
             source=SOURCE,
         )
+    await sharing.reshare(session, [person_id], changed)
     audit.record(
         session,
         actor=actor,
@@ -445,6 +447,9 @@ async def merge(session: AsyncSession, actor: str, survivor_id: str, merged_id: 
         flag.status, flag.resolved_at, flag.resolved_by = "merged", now, actor
         session.add(flag)
     session.add_all([survivor, merged])
+    # The moved consents now speak for the survivor: funding hears their data again.
+    for consent in moved:
+        await sharing.share(session, consent, now=now)
     stage(
         session,
         Outbox,
