@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy import funding_client
 from deploy.databases import drop_databases
 from deploy.funnel import read_topics, referrals
 from deploy.pilot import expected_referrals, funnel_expectation, ieat_2019_pilot
@@ -18,8 +19,8 @@ from tests.conftest import POSTGRES
 from tests.support import eventually, make_stack
 
 
-async def _counts(url: str) -> dict[str, int]:
-    async with httpx.AsyncClient(timeout=10) as client:
+async def _counts(url: str, key: str) -> dict[str, int]:
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
         return dict((await client.get(f"{url}/counts")).json())
 
 
@@ -56,7 +57,7 @@ async def test_sigkill_mid_journey_changes_nothing(
         # Kill once the victim is demonstrably mid-work: some awards or referrals made.
         field = "referrals" if victim == "funding" else "certificates"
         await eventually(
-            lambda: _counts(stack.url(victim)),
+            lambda: _counts(stack.url(victim), stack.admin_key),
             lambda c: c[field] >= 5,
             timeout=120,
             what=f"{victim} mid-journey",
@@ -70,17 +71,18 @@ async def test_sigkill_mid_journey_changes_nothing(
         want = {(by_id[nid], product) for nid, product in expected_referrals(scenario)}
         expected = funnel_expectation(scenario)
         await eventually(
-            lambda: _counts(stack.url("funding")),
+            lambda: _counts(stack.url("funding"), stack.admin_key),
             lambda c: c["referrals"] >= len(want) and c["qualifications"] >= expected["certified"],
             timeout=180,
             what="journeys settled after the crash",
         )
-        async with httpx.AsyncClient(timeout=30) as client:
-            rows = (await client.get(f"{stack.url('funding')}/referrals")).json()
+        auth = {"Authorization": f"Bearer {stack.admin_key}"}
+        async with httpx.AsyncClient(timeout=30, headers=auth) as client:
+            rows = funding_client.sent(await funding_client.referrals(client, stack.url("funding")))
         made = [(r["person_id"], r["product_code"]) for r in rows]
         assert len(made) == len(set(made))  # none doubled
         assert set(made) == want  # none lost, none extra
-        certified = (await _counts(stack.url("certification")))["certificates"]
+        certified = (await _counts(stack.url("certification"), stack.admin_key))["certificates"]
         assert certified == expected["certified"]
         # What partners see: possibly a record twice (at-least-once), never a different set.
         # (Other tests share the broker: look at this scenario's people only.)
