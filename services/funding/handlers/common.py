@@ -43,20 +43,13 @@ async def publish(session: AsyncSession, event: ReferralEvent) -> str | None:
 
 async def enqueue_webhooks(session: AsyncSession, event: ReferralEvent, event_id: str) -> int:
     """One persisted delivery per live endpoint of the lender, in the event's transaction."""
-    endpoints = (
-        await session.exec(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.lender_code == event.lender_code,
-                col(WebhookEndpoint.disabled_at).is_(None),
-            )
-        )
-    ).all()
+    endpoints = await live_endpoints(session, event.lender_code)
     now = datetime.now(UTC)
-    for endpoint in endpoints:
+    for endpoint_id in endpoints:
         session.add(
             WebhookDelivery(
                 delivery_id=str(uuid.uuid4()),
-                endpoint_id=endpoint.endpoint_id,
+                endpoint_id=endpoint_id,
                 lender_code=event.lender_code,
                 referral_id=event.referral_id,
                 event_id=event_id,
@@ -70,10 +63,23 @@ async def enqueue_webhooks(session: AsyncSession, event: ReferralEvent, event_id
     return len(endpoints)
 
 
-async def has_webhooks(session: AsyncSession, lender_code: str) -> bool:
-    found = await session.exec(
-        select(WebhookEndpoint.endpoint_id).where(
-            WebhookEndpoint.lender_code == lender_code, col(WebhookEndpoint.disabled_at).is_(None)
+_ENDPOINTS = "funding.webhook_endpoints"
+
+
+async def live_endpoints(session: AsyncSession, lender_code: str) -> list[str]:
+    """The lender's live webhook endpoints, looked up once per transaction (a consumer batch
+    stages many events for few lenders)."""
+    cache: dict[str, list[str]] = session.info.setdefault(_ENDPOINTS, {})
+    if lender_code not in cache:
+        rows = await session.exec(
+            select(WebhookEndpoint.endpoint_id).where(
+                WebhookEndpoint.lender_code == lender_code,
+                col(WebhookEndpoint.disabled_at).is_(None),
+            )
         )
-    )
-    return found.first() is not None
+        cache[lender_code] = list(rows.all())
+    return cache[lender_code]
+
+
+async def has_webhooks(session: AsyncSession, lender_code: str) -> bool:
+    return bool(await live_endpoints(session, lender_code))

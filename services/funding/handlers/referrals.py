@@ -110,12 +110,16 @@ async def refer(
 ) -> list[Referral]:
     """Create (or hold, or release) the referrals the person's facts now call for."""
     now = now or datetime.now(UTC)
+    # Most facts arrive before the award (registration, consent): nothing to decide yet.
+    has_qualification = await session.exec(
+        select(Qualification.certificate_number).where(Qualification.person_id == person_id)
+    )
+    if has_qualification.first() is None:
+        return []
     person = await session.get(KnownPerson, person_id)
     if person is not None and person.status != ACTIVE:
         return []
     facts = await person_facts(session, person_id)
-    if not facts.qualifications:
-        return []
     history: dict[str, list[Referral]] = {}
     for row in (await session.exec(select(Referral).where(Referral.person_id == person_id))).all():
         history.setdefault(row.product_code, []).append(row)
