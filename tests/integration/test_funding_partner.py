@@ -22,6 +22,7 @@ from shared.events import (
     LoanReferralShared,
     PersonalDataShared,
     PersonErased,
+    PersonMerged,
     QualificationRevoked,
     SharedPersonalData,
 )
@@ -391,3 +392,40 @@ async def test_operator_reads_need_a_key(funding: RunningFunding) -> None:
             assert (await anonymous.get(path)).status_code == 401, path
     lenders = ok(await funding.client.get("/lenders"), 200)
     assert {lender["code"] for lender in lenders} >= {"gsb", "smed", "tcg", "village-fund"}
+
+
+async def test_a_merge_moves_referrals_to_the_survivor_and_keeps_one_open(
+    funding: RunningFunding,
+) -> None:
+    up = funding.upstream
+    survivor = await person(up, consent=[None], occupation="housekeeper", level=1)
+    retired = await person(up, consent=[None], occupation="food-and-beverage-production", level=2)
+    kept = await one_referral(funding, survivor)
+    moved = await eventually(
+        lambda: funding.referrals(person_id=retired.person_id),
+        lambda rows: len(rows) == 2,
+        what="the retired record's referrals (gsb and smed)",
+    )
+    await up.send(
+        PersonMerged(
+            person_id=retired.person_id,
+            survivor_id=survivor.person_id,
+            merged_at=datetime.now(UTC),
+        )
+    )
+
+    async def survivors() -> list[dict[str, Any]]:
+        return await funding.referrals(person_id=survivor.person_id)
+
+    rows = await eventually(survivors, lambda rows: len(rows) == 3, what="referrals moved")
+    by_id = {r["referral_id"]: r for r in rows}
+    smed = next(r for r in moved if r["product_code"] == "smed-startup-loan")
+    gsb = next(r for r in moved if r["product_code"] == "gsb-occupation-loan")
+    assert by_id[kept["referral_id"]]["status"] in ("created", "delivered")
+    assert by_id[smed["referral_id"]]["status"] in ("created", "delivered")  # moved, open
+    # Both records had gsb open: the survivor's stays, the retired one's is cancelled.
+    assert (by_id[gsb["referral_id"]]["status"], by_id[gsb["referral_id"]]["closed_reason"]) == (
+        "cancelled",
+        "person-merged",
+    )
+    assert await funding.referrals(person_id=retired.person_id) == []

@@ -99,8 +99,9 @@ async def on_person_erased(session: AsyncSession, event: PersonErased) -> None:
 
 
 async def on_person_merged(session: AsyncSession, event: PersonMerged) -> None:
-    """The retired id's qualifications, consents and open referrals move to the survivor; an
-    open referral the survivor already has for the same product wins (the other is cancelled)."""
+    """The retired id's qualifications, consents and referrals move to the survivor; where
+    both had one open for the same product, the survivor's stays open and the other is
+    cancelled (reason person-merged)."""
     retired, survivor = event.person_id, event.survivor_id
     for person_id in sorted((retired, survivor)):  # one order for every replica: no deadlock
         await lock_person(session, person_id)
@@ -116,9 +117,10 @@ async def on_person_merged(session: AsyncSession, event: PersonMerged) -> None:
     for referral in await referrals.open_referrals(session, retired):
         if referral.product_code in survivors_open:
             await referrals.cancel(session, referral, "person-merged", now)
-        else:
-            referral.person_id = survivor
-            session.add(referral)
+    await session.flush()  # the duplicate is closed before its history joins the survivor's
+    for referral in await referrals.search(session, person_id=retired):
+        referral.person_id = survivor
+        session.add(referral)
     await session.flush()
     await referrals.refer(session, survivor)
 
