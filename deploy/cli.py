@@ -11,6 +11,8 @@ import typer
 
 from deploy.launcher import Stack, running
 
+REVOKED_IN_BENCH = 100  # deploy.verify_bench.REVOKED (not imported: keeps --help fast)
+
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
 
@@ -172,6 +174,19 @@ def dlq_redrive(
         asyncio.run(redrive(bootstrap, topic, progress=typer.echo))
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="TOPIC") from error
+
+
+@app.command("bench-verify")
+def bench_verify(
+    people: Annotated[
+        int, typer.Option(min=REVOKED_IN_BENCH, help="certificates to issue")
+    ] = 2_000,
+    data_dir: Path = Path("var/bench-verify"),
+) -> None:
+    """Certification: certificates issued, credentials signed and verifications per second."""
+    from deploy.verify_bench import run
+
+    raise typer.Exit(run(people=people, data_dir=data_dir))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Each trainee: registered (with or without consent) -> applied to the cohort of their estate
 and occupation -> selected -> attends all five days or only two -> those who attended all
-are assessed on the last day (pass or fail) -> the cohort closes: completed or not.
+are assessed on the last day in a TPQI session per level (a pass passes every unit, a fail
+fails one required unit) -> the cohort closes: completed or not.
 Certification awards a pass once TrainingCompleted arrives; referrals follow from events.
 """
 
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from deploy import certification_client as certification
 from deploy import funding_client
 from deploy import training_client as training
 from deploy.pilot import Scenario, Trainee
@@ -169,9 +171,48 @@ async def run_journeys(
             cohorts[cohort_of(scenario, trainee)].append(trainee)
         estates = {estate.code: estate.name for estate in scenario.estates}
         dates = cohort_dates(scenario)
-        # Assessments run within one limit shared by all cohorts: the last few cohorts still
-        # use every connection, and no cohort waits on its own assessments one by one.
-        assessing = asyncio.Semaphore(concurrency)
+        standards: dict[str, dict[str, Any]] = {}
+
+        async def assess(
+            cohort_code: str, trainees: list[Trainee], day: datetime.date, retry_for: float
+        ) -> None:
+            """A TPQI session per level in the cohort: candidates registered with the name
+            on their ID card, then results per unit (a pass passes every unit)."""
+            url = urls["certification"]
+            by_level: dict[int, list[Trainee]] = defaultdict(list)
+            for trainee in trainees:
+                by_level[trainee.level].append(trainee)
+            for level, group in sorted(by_level.items()):
+                std_code = certification.standard_code(group[0].occupation, level)
+                if std_code not in standards:
+                    standards[std_code] = await certification.standard(
+                        client, url, std_code, retry_for=retry_for
+                    )
+                session_code = f"{cohort_code[:60]}-l{level}"
+                await certification.ensure_session(
+                    client,
+                    url,
+                    code=session_code,
+                    standard_code=std_code,
+                    held_on=day,
+                    retry_for=retry_for,
+                )
+                candidates = [
+                    certification.Candidate(
+                        by_id[t.national_id], f"{t.first_name} {t.last_name}", "training"
+                    )
+                    for t in group
+                ]
+                await certification.register_candidates(
+                    client, url, session_code, candidates, retry_for=retry_for
+                )
+                results = {
+                    by_id[t.national_id]: certification.unit_results(standards[std_code], t.passes)
+                    for t in group
+                }
+                await certification.record_results(
+                    client, url, session_code, results, retry_for=retry_for
+                )
 
         async def train(code: str) -> None:
             trainees = cohorts[code]
@@ -204,25 +245,9 @@ async def run_journeys(
                 records = training.attendance(dates, days)
                 await training.record_attendance(client, url, code, records, retry_for=retry_for)
 
-            async def assess(trainee: Trainee) -> None:
-                assessment = {
-                    "person_id": by_id[trainee.national_id],
-                    "occupation": trainee.occupation,
-                    "level": trainee.level,
-                    "passed": trainee.passes,
-                }
-                async with assessing:
-                    # Certificates are unique per person, occupation and level: a retry
-                    # awards once. The deadline starts with the request, not in the queue.
-                    assess_by = time.monotonic() + retry_for
-                    response = await post(
-                        client, f"{urls['certification']}/assessments", assessment, assess_by
-                    )
-                expect(response, 201)
-
             # Assessed on the last day, before the cohort closes: certification holds a pass
             # until TrainingCompleted arrives, so the award then follows from events alone.
-            await asyncio.gather(*(assess(t) for t in trainees if t.completes))
+            await assess(code, [t for t in trainees if t.completes], dates[-1], retry_for)
             if cohort["status"] != "closed":
                 await training.close(client, url, code, retry_for=retry_for)
 

@@ -27,3 +27,13 @@ class Gone(DomainError):
     """The record existed and was erased (PDPA): only a tombstone remains."""
 
     status = 410
+
+
+class TooManyRequests(DomainError):
+    """A client over its rate limit: 429 with Retry-After (seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from shared.errors import DomainError
+from shared.errors import DomainError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def install_error_handlers(app: FastAPI) -> None:
             body["fields"] = [{"field": exc.field, "message": exc.message}]
         body.update(jsonable_encoder({k: v for k, v in exc.context.items() if v is not None}))
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(status_code=exc.status, content=body, headers=headers)
 
     @app.exception_handler(IntegrityError)

@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from services.certification import api
+from services.certification.api.deps import Deps
 from services.certification.consumers import handlers_for
+from services.certification.credentials import Issuer
+from services.certification.handlers import certificates, standards
+from services.certification.handlers.certificates import Issuing
+from services.certification.handlers.keys import Keyring
+from services.certification.ratelimit import RateLimit
 from services.certification.settings import CertificationSettings
-from services.certification.tables import Inbox, Outbox
+from services.certification.tables import ApiKey, Inbox, Outbox
+from shared import auth_api
+from shared.auth import ApiKeys
 from shared.runtime import Service
 
 
 def build(settings: CertificationSettings | None = None) -> Service:
     settings = settings or CertificationSettings()
+    issuing = Issuing(
+        issuer=Issuer(public_url=settings.base_url, name=settings.issuer_name),
+        status_list_size=settings.status_list_size,
+        renewal_window_days=settings.renewal_window_days,
+    )
     service = Service(
         name="certification",
         settings=settings,
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
-        handlers=handlers_for(settings),
+        handlers=handlers_for(issuing),
     )
-    api.install(service.app, service.db, settings.certificate_valid_years)
+    keyring = Keyring()
+    service.startup_hooks.append(partial(keyring.load, service.db, settings.signing_key_pem()))
+    service.startup_hooks.append(partial(standards.load_shipped, service.db))
+    keys = ApiKeys(service.db, ApiKey)
+    auth_api.install(service, keys, settings.admin_key)
+    limit = RateLimit(settings.verify_rate_limit, trust_forwarded_for=settings.trust_forwarded_for)
+    api.install(service.app, Deps(service.db, keys, issuing, keyring, limit))
+
+    async def expire() -> None:
+        while True:  # in pages, so one sweep never holds a huge transaction
+            async with service.db.transaction() as session:
+                if await certificates.expire_due(session, limit=500) < 500:
+                    return
+
+    # Runs at start too, so a certificate that expired while the service was down is told.
+    service.every(settings.expiry_sweep_seconds, expire, "certificate expiry")
     return service
 
 

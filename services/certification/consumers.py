@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from functools import partial
 
-from services.certification import handlers
-from services.certification.settings import CertificationSettings
+from services.certification.handlers import replica
+from services.certification.handlers.certificates import Issuing
 from shared.consumer import Handler
-from shared.events import Event, TrainingCompleted
+from shared.events import (
+    Event,
+    OrganisationRegistered,
+    PersonErased,
+    PersonMerged,
+    TrainingCompleted,
+)
 
 
-def handlers_for(settings: CertificationSettings) -> dict[type[Event], Handler]:
+def handlers_for(issuing: Issuing) -> dict[type[Event], Handler]:
     return {
-        TrainingCompleted: partial(
-            handlers.on_training_completed, valid_years=settings.certificate_valid_years
-        ),
+        TrainingCompleted: partial(replica.on_training_completed, issuing=issuing),
+        OrganisationRegistered: replica.on_organisation_registered,
+        PersonErased: replica.on_person_erased,
+        PersonMerged: partial(replica.on_person_merged, issuing=issuing),
     }

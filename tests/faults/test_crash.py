@@ -20,7 +20,9 @@ from tests.support import eventually, make_stack
 
 
 async def _counts(url: str, key: str) -> dict[str, int]:
-    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {key}"}) as client:
+    # Certification's and funding's counts both need an operator key.
+    headers = {"Authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         return dict((await client.get(f"{url}/counts")).json())
 
 

@@ -1,0 +1,1 @@
+"""Certification use cases, each inside the caller's unit of work: one module per concern."""

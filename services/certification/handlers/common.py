@@ -1,0 +1,49 @@
+"""What several certification use cases share: the event source, the person lock, lookups."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.certification import domain
+from services.certification.tables import Standard
+from shared.db import lock_aggregate
+from shared.envelope import source_of
+from shared.errors import NotFound
+
+SOURCE = source_of("certification")
+
+
+async def lock_person(session: AsyncSession, person_id: str) -> None:
+    """Serialise what decides a person's awards (results, training, revocation, expiry):
+    without it a result and a TrainingCompleted committed together could each miss the
+    other (write skew, docs/decisions/0006)."""
+    await lock_aggregate(session, f"certification:{person_id}")
+
+
+async def standard(session: AsyncSession, code: str, field: str = "standard_code") -> Standard:
+    row = await session.get(Standard, code)
+    if row is None:
+        raise NotFound(f"no standard {code!r}", field=field)
+    return row
+
+
+def units_of(row: Standard) -> list[domain.Unit]:
+    return [domain.Unit(u["code"], u["title"], bool(u["required"])) for u in row.units]
+
+
+async def standard_for(
+    session: AsyncSession, code: str | None, occupation: str, level: int
+) -> Standard:
+    """By code; rows from before standards existed (revision 0001) have none: by
+    occupation and level."""
+    row = await session.get(Standard, code) if code is not None else None
+    if row is None:
+        row = (
+            await session.exec(
+                select(Standard).where(Standard.occupation == occupation, Standard.level == level)
+            )
+        ).first()
+    if row is None:
+        raise NotFound(f"no standard for {occupation} level {level}", field="standard_code")
+    return row
