@@ -130,6 +130,17 @@ def bench_training(
     raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
 
 
+@app.command("bench-funding")
+def bench_funding(
+    people: Annotated[int, typer.Option(min=1, help="pilot people sent through funding")] = 5_000,
+    data_dir: Path = Path("var/bench-funding"),
+) -> None:
+    """Funding alone: referral evaluations/s, dry run, partner API writes/s; checked."""
+    from deploy.funding_bench import run
+
+    raise typer.Exit(run(people=people, data_dir=data_dir))
+
+
 dlq = typer.Typer(help="Dead-letter topics: list records, re-drive them.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 Bootstrap = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="the broker")]

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import httpx
 
-from deploy import funnel
+from deploy import funding_client, funnel
 from deploy.launcher import Stack, free_port, running
 from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.seed import run_journeys
+from shared.events import LoanReferralShared
 from shared.topics import BROADCAST_TOPICS, partner_topic
 
 
@@ -22,9 +23,10 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
     expected = funnel_expectation(scenario)
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
-    async with httpx.AsyncClient(timeout=10) as client:
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         while time.monotonic() < deadline:
-            last = (await client.get(f"{stack.url('funding')}/counts")).json()
+            last = await funding_client.counts(client, stack.url("funding"))
             if (
                 last["qualifications"] >= expected["certified"]
                 and last["referrals"] >= expected["referrals"]
@@ -38,10 +40,11 @@ async def observe(stack: Stack, scenario: Scenario) -> tuple[list[funnel.Observe
     lenders = sorted({p.lender_code for p in scenario.products})
     topics = [*BROADCAST_TOPICS, *(partner_topic(code) for code in lenders)]
     observed = await funnel.read_topics(stack.bootstrap, topics)
+    # What each lender was sent: one LoanReferralShared per referral on its own topic.
     per_lender = Counter(
         o.topic.split(".")[2]
         for o in funnel.distinct(observed)
-        if o.topic.startswith("skillbridge.partner.")
+        if o.topic.startswith("skillbridge.partner.") and o.ce_type == LoanReferralShared.ce_type()
     )
     return observed, dict(per_lender)
 

@@ -24,9 +24,11 @@ __all__ = [
     "LenderProduct",
     "Scenario",
     "Trainee",
+    "expected_held",
     "expected_referrals",
     "funnel_expectation",
     "ieat_2019_pilot",
+    "suphan_buri_beauticians",
 ]
 
 PROGRAMME_CODE = "ieat-wdbc-2019"
@@ -56,16 +58,24 @@ class Trainee:
     completes: bool
     passes: bool
     level: int  # only meaningful when passes
+    monthly_income: int | None = None  # of the trainee's household; None: none on record
 
 
 @dataclass(frozen=True)
 class LenderProduct:
+    """A product's rules as the funding service's seed catalogue states them, restated here
+    so that the expectation below is computed by hand, not by the service's own code."""
+
     lender_code: str
     lender_name: str
     product_code: str
     product_name: str
-    occupations: tuple[str, ...]
+    occupations: tuple[str, ...] | None  # None: any occupation
     min_level: int
+    min_age: int | None = None  # age = evaluation year - birth year
+    max_age: int | None = None
+    provinces: tuple[str, ...] | None = None
+    max_income_band_ceiling: int | None = None  # household band must end at or below this
 
 
 @dataclass(frozen=True)
@@ -119,7 +129,8 @@ LENDERS: dict[str, str] = {
 }
 
 # Product rules are demo assumptions, not from the sources: they are chosen so that
-# every exclusion reason (occupation, level, consent) occurs in the seed data.
+# every exclusion reason (occupation, level, consent, age) occurs in the seed data. They
+# restate services/funding/data/catalogue.json (a unit test keeps the two equal).
 PRODUCTS_2019: tuple[LenderProduct, ...] = (
     LenderProduct(
         lender_code="gsb",
@@ -133,6 +144,8 @@ PRODUCTS_2019: tuple[LenderProduct, ...] = (
             "housekeeper",
         ),
         min_level=1,
+        min_age=20,
+        max_age=65,
     ),
     LenderProduct(
         lender_code="smed",
@@ -145,6 +158,8 @@ PRODUCTS_2019: tuple[LenderProduct, ...] = (
             "mechanic",
         ),
         min_level=2,
+        min_age=20,
+        max_age=60,
     ),
     LenderProduct(
         lender_code="tcg",
@@ -153,6 +168,36 @@ PRODUCTS_2019: tuple[LenderProduct, ...] = (
         product_name="TCG micro-credit guarantee",
         occupations=("security-guard", "gardener", "mechanic", "health-massage"),
         min_level=2,
+        min_age=20,
+        max_age=70,
+    ),
+)
+
+# The Suphan Buri model (DOMAIN.md: beauty-salon workers certified, then financed by GSB),
+# and the Village Fund's product for low-income households, which any occupation may meet.
+SUPHAN_BURI = "72"
+PRODUCTS_SUPHAN_BURI: tuple[LenderProduct, ...] = (
+    LenderProduct(
+        lender_code="gsb",
+        lender_name=LENDERS["gsb"],
+        product_code="gsb-beautician-suphanburi",
+        product_name="GSB beauty-salon loan, Suphan Buri",
+        occupations=("beautician",),
+        min_level=1,
+        min_age=20,
+        max_age=60,
+        provinces=(SUPHAN_BURI,),
+    ),
+    LenderProduct(
+        lender_code="village-fund",
+        lender_name="Village and Urban Community Fund",
+        product_code="village-fund-community-loan",
+        product_name="Village Fund community livelihood loan",
+        occupations=None,
+        min_level=1,
+        min_age=18,
+        max_age=70,
+        max_income_band_ceiling=10_000,
     ),
 )
 
@@ -282,30 +327,69 @@ def ieat_2019_pilot(seed: int = 2019, size: int = TRAINED_2019) -> Scenario:
     )
 
 
-def _eligible(trainee: Trainee, product: LenderProduct) -> bool:
+# Upper edges of the registry's income bands up to 15,000 THB a month (its default
+# income_band_edges): an income's band ends at the first edge above it.
+_BAND_EDGES = (2_000, 4_000, 6_000, 8_000, 10_000, 15_000)
+
+
+def _band_ceiling(income: int) -> int | None:
+    return next((edge for edge in _BAND_EDGES if income < edge), None)
+
+
+def meets_rules(trainee: Trainee, product: LenderProduct, year: int) -> bool:
+    """Every clause but the consent: certified, occupation, level, age, province, income."""
+    age = year - trainee.birth_date.year
+    ceiling = None if trainee.monthly_income is None else _band_ceiling(trainee.monthly_income)
     return (
-        trainee.consents_to_lenders
-        and trainee.completes
+        trainee.completes
         and trainee.passes
-        and trainee.occupation in product.occupations
+        and (product.occupations is None or trainee.occupation in product.occupations)
         and trainee.level >= product.min_level
+        and (product.min_age is None or age >= product.min_age)
+        and (product.max_age is None or age <= product.max_age)
+        and (product.provinces is None or trainee.province_code in product.provinces)
+        and (
+            product.max_income_band_ceiling is None
+            or (ceiling is not None and ceiling <= product.max_income_band_ceiling)
+        )
     )
 
 
-def expected_referrals(scenario: Scenario) -> frozenset[tuple[str, str]]:
-    """(national_id, product_code) pairs the referral service should produce."""
+def _year(on: datetime.date | None) -> int:
+    return (on or datetime.date.today()).year
+
+
+def expected_referrals(
+    scenario: Scenario, on: datetime.date | None = None
+) -> frozenset[tuple[str, str]]:
+    """(national_id, product_code) pairs the referral service should send to lenders, for
+    referrals evaluated in the year of `on` (default today)."""
+    year = _year(on)
     return frozenset(
         (trainee.national_id, product.product_code)
         for trainee in scenario.trainees
         for product in scenario.products
-        if _eligible(trainee, product)
+        if trainee.consents_to_lenders and meets_rules(trainee, product, year)
     )
 
 
-def funnel_expectation(scenario: Scenario) -> dict[str, int]:
+def expected_held(
+    scenario: Scenario, on: datetime.date | None = None
+) -> frozenset[tuple[str, str]]:
+    """(national_id, product_code) pairs that wait for the person's consent."""
+    year = _year(on)
+    return frozenset(
+        (trainee.national_id, product.product_code)
+        for trainee in scenario.trainees
+        for product in scenario.products
+        if not trainee.consents_to_lenders and meets_rules(trainee, product, year)
+    )
+
+
+def funnel_expectation(scenario: Scenario, on: datetime.date | None = None) -> dict[str, int]:
     """Counts per funnel stage that dashboards should show after the replay."""
     trainees = scenario.trainees
-    referrals = expected_referrals(scenario)
+    referrals = expected_referrals(scenario, on)
     completed = sum(t.completes for t in trainees)
     certified = sum(t.passes for t in trainees)
     return {
@@ -320,3 +404,48 @@ def funnel_expectation(scenario: Scenario) -> dict[str, int]:
         "referred_people": len({national_id for national_id, _ in referrals}),
         "referrals": len(referrals),
     }
+
+
+def suphan_buri_beauticians(seed: int = 72, size: int = 60) -> Scenario:
+    """The Suphan Buri model: beauty-salon workers trained and certified by the PAO with
+    TPQI, then referred to GSB. Most live in Suphan Buri (72), some in the neighbouring
+    provinces; ages straddle the product's 20-60; households' incomes straddle the Village
+    Fund's ceiling; consent, completion and levels vary as in the IEAT pilot."""
+    rng = random.Random(seed)
+    neighbours = ("71", "73", "16")  # Kanchanaburi, Nakhon Pathom, Lop Buri
+    taken: set[str] = set()
+    trainees = []
+    for i in range(size):
+        province = SUPHAN_BURI if i % 5 else neighbours[(i // 5) % len(neighbours)]
+        birth_date = datetime.date(rng.randint(1960, 2008), rng.randint(1, 12), rng.randint(1, 28))
+        consents = rng.random() < _P_CONSENT
+        completes = rng.random() < _P_COMPLETE
+        passes_if_complete = rng.random() < _P_PASS_GIVEN_COMPLETE
+        level = 1 if rng.random() < _P_LEVEL_1 else 2
+        income = rng.choice((None, *range(3_000, 25_000, 1_500)))
+        trainees.append(
+            Trainee(
+                national_id=_national_id(rng, birth_date, province, taken),
+                first_name=rng.choice(_GIVEN_NAMES),
+                last_name=rng.choice(_SURNAMES),
+                birth_date=birth_date,
+                province_code=province,
+                estate_code="suphan-buri-pao",
+                occupation="beautician",
+                consents_to_lenders=consents,
+                completes=completes,
+                passes=completes and passes_if_complete,
+                level=level,
+                monthly_income=income,
+            )
+        )
+    return Scenario(
+        programme_code="suphan-buri-beauty",
+        programme_name="Suphan Buri PAO beauty-salon certification",
+        year=2026,
+        target=size,
+        estates=(),
+        occupations={"beautician": "Beautician"},
+        trainees=tuple(trainees),
+        products=PRODUCTS_SUPHAN_BURI,
+    )

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 
 from deploy import certification_client as certification
+from deploy import funding_client
 from deploy import training_client as training
 from deploy.pilot import Scenario, Trainee
 from deploy.training_client import ApiError, expect, post
@@ -65,31 +66,20 @@ async def _gather_limited(
 
 
 async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: Scenario) -> None:
-    for product in scenario.products:
-        expect(
-            await client.post(
-                f"{funding}/lenders",
-                json={"code": product.lender_code, "name": product.lender_name},
-            ),
-            201,
-            409,
-        )
-        expect(
-            await client.post(
-                f"{funding}/products",
-                json={
-                    "code": product.product_code,
-                    "lender_code": product.lender_code,
-                    "name": product.product_name,
-                    "rule": {
-                        "occupations": list(product.occupations),
-                        "min_level": product.min_level,
-                    },
-                },
-            ),
-            201,
-            409,
-        )
+    """Lenders and products come from the funding service's seed catalogue: check that every
+    product the scenario expects referrals for is live there (else the expectation is moot)."""
+    deadline = time.monotonic() + 60
+    while True:  # the service may still be starting
+        try:
+            live = await funding_client.live_products(client, funding)
+            break
+        except (httpx.TransportError, ApiError):
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+    missing = sorted({p.product_code for p in scenario.products} - set(live))
+    if missing:
+        raise ApiError(f"products not live in the funding service: {missing}")
 
 
 def cohort_of(scenario: Scenario, trainee: Trainee) -> str:

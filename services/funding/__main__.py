@@ -2,34 +2,74 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from services.funding import api, handlers
+import httpx
+
+from services.funding import api
+from services.funding.api.deps import Deps
 from services.funding.consumers import HANDLERS
+from services.funding.handlers import catalogue, referrals, webhook_deliveries
 from services.funding.settings import FundingSettings
-from services.funding.tables import Inbox, Outbox
+from services.funding.tables import ApiKey, Inbox, Outbox
+from shared import auth_api
+from shared.auth import ApiKeys
 from shared.runtime import Service
 from shared.topics import partner_topic
 
+PAGE = 500
+
 
 def build(settings: FundingSettings | None = None) -> Service:
+    settings = settings or FundingSettings()
     service = Service(
         name="funding",
-        settings=settings or FundingSettings(),
+        settings=settings,
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
         handlers=HANDLERS,
     )
+    db = service.db
+    seed_document = catalogue.load_seed()
 
-    async def partner_topics() -> None:
+    async def seed_and_topics() -> None:
+        async with db.transaction() as session:
+            if settings.seed_catalogue:
+                await catalogue.seed(session, seed_document)
+            codes = await catalogue.lender_codes(session)
         # The broker may have lost topics (the embedded one keeps nothing across restarts).
-        async with service.db.transaction() as session:
-            codes = await handlers.lender_codes(session)
         await service.ensure_topics([partner_topic(code) for code in codes])
 
-    service.startup_hooks.append(partner_topics)
-    api.install(service)
+    async def ensure_partner_topics(names: Sequence[str]) -> None:
+        await service.ensure_topics(names)
+
+    service.startup_hooks.append(seed_and_topics)
+    keys = ApiKeys(db, ApiKey)
+    auth_api.install(service, keys, settings.admin_key)
+    api.install(service.app, Deps(db, keys, ensure_partner_topics))
+
+    async def expire() -> None:
+        while True:  # in pages, so one sweep never holds a huge transaction
+            async with db.transaction() as session:
+                if await referrals.expire_due(session, datetime.now(UTC), PAGE) < PAGE:
+                    return
+
+    async def delivered_by_topic() -> None:
+        async with db.transaction() as session:
+            await referrals.mark_delivered_by_topic(session, datetime.now(UTC), PAGE)
+
+    service.every(settings.expiry_sweep_seconds, expire, "referral expiry")
+    service.every(settings.delivery_sweep_seconds, delivered_by_topic, "topic delivery")
+
+    async def webhooks() -> None:
+        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
+            while await webhook_deliveries.deliver_due(db, client, settings):
+                pass
+
+    service.every(settings.webhook_poll_seconds, webhooks, "webhook deliveries")
     return service
 
 

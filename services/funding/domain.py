@@ -1,26 +1,86 @@
-"""Eligibility rules and consent checks. Pure: no I/O."""
+"""Eligibility rules as data, their evaluation, and the referral state machine. Pure: no I/O.
+
+A product's rules are a JSON document (`Rules`), versioned per product. Evaluating them for
+a person gives one `Clause` per rule clause, passed or not, with a text that says why; the
+texts of the passed clauses are stored on the referral and carried in its events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.errors import Conflict
 
 LOAN_REFERRAL = "loan-referral"
 
+# Coded reasons a lender may give for a decline (partner API, LoanDeclined.reason_code).
+DECLINE_REASONS = frozenset(
+    {
+        "insufficient-income",
+        "existing-debt",
+        "incomplete-documents",
+        "not-reachable",
+        "outside-policy",
+        "applicant-withdrew",
+        "other",
+    }
+)
 
-@dataclass(frozen=True)
-class Rule:
-    occupations: frozenset[str]
-    min_level: int
 
-    def matches(self, occupation: str, level: int) -> list[str] | None:
-        """The clauses that matched, or None when the rule does not match."""
-        if occupation not in self.occupations:
-            return None
-        if level < self.min_level:
-            return None
-        return [f"occupation in {sorted(self.occupations)}", f"level >= {self.min_level}"]
+# --- rules as data ------------------------------------------------------------------------
+
+
+class AgeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: int | None = Field(default=None, ge=0, le=120)
+    max: int | None = Field(default=None, ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AgeRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("age.min must not exceed age.max")
+        return self
+
+
+class Rules(BaseModel):
+    """One version of a product's eligibility rules (the document operators write)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    occupations: list[str] | None = Field(
+        default=None, description="Occupation codes; null: any occupation", min_length=1
+    )
+    min_level: int = Field(default=1, ge=1, le=8, description="Lowest qualification level")
+    provinces: list[str] | None = Field(
+        default=None, description="TIS 1099 province codes; null: anywhere", min_length=1
+    )
+    max_income_band_ceiling: int | None = Field(
+        default=None,
+        ge=0,
+        description="The household's income band must end at or below this (THB a month); "
+        "null: no income clause. An unknown income or an open-ended band fails it.",
+    )
+    age: AgeRange | None = Field(default=None, description="Age in years (this year - birth year)")
+    certificate_valid: bool = Field(default=True, description="The certificate must be in force")
+    required_consent: str = Field(
+        default=LOAN_REFERRAL,
+        description="Consent purpose that must cover the lender; without it the referral waits",
+    )
+    cooldown_days: int = Field(
+        default=90, ge=0, le=3650, description="No new referral this long after a decline"
+    )
+    sla_days: int = Field(
+        default=30, ge=0, le=365, description="The lender must decide within this; else expired"
+    )
+
+
+# --- facts the rules read -----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -29,6 +89,7 @@ class QualificationFact:
     occupation: str
     level: int
     valid_until: date
+    in_force: bool = True  # False once revoked or expired
 
 
 @dataclass(frozen=True)
@@ -38,25 +99,233 @@ class ConsentFact:
     expires_at: datetime | None
 
 
-def consent_covers(consents: Iterable[ConsentFact], lender_code: str, now: datetime) -> bool:
-    """True when some live loan-referral consent names this lender or any lender."""
+@dataclass(frozen=True)
+class PersonFacts:
+    """What funding's replica knows about one person (None: not known yet)."""
+
+    province_code: str | None = None
+    birth_year: int | None = None
+    income_known: bool = False
+    income_band_ceiling: int | None = None  # None with income_known: open-ended top band
+    qualifications: Sequence[QualificationFact] = ()
+    consents: Sequence[ConsentFact] = ()
+
+
+@dataclass(frozen=True)
+class Clause:
+    name: str  # occupation, level, certificate, province, age, income, cool-down, consent
+    passed: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    qualification: QualificationFact | None
+    clauses: list[Clause] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.clauses if not c.passed]
+
+    @property
+    def eligible(self) -> bool:
+        """Every clause passed: refer now."""
+        return self.qualification is not None and not self.failed
+
+    @property
+    def held(self) -> bool:
+        """Everything but the consent passed: the referral waits for it."""
+        return self.qualification is not None and self.failed == ["consent"]
+
+    @property
+    def matched(self) -> list[str]:
+        return [c.text for c in self.clauses if c.passed]
+
+
+def consent_covers(
+    consents: Iterable[ConsentFact], lender_code: str, now: datetime, purpose: str = LOAN_REFERRAL
+) -> bool:
+    """True when some live consent for `purpose` names this lender or any lender."""
     return any(
-        c.purpose == LOAN_REFERRAL
+        c.purpose == purpose
         and c.lender_code in (None, lender_code)
         and (c.expires_at is None or c.expires_at > now)
         for c in consents
     )
 
 
-def best_match(
-    rule: Rule, qualifications: Iterable[QualificationFact], today: date
-) -> tuple[QualificationFact, list[str]] | None:
-    """The highest-level valid qualification that satisfies the rule, with its clauses."""
-    candidates = sorted(
-        (q for q in qualifications if q.valid_until >= today), key=lambda q: -q.level
+def _qualification_clauses(rules: Rules, q: QualificationFact, today: date) -> list[Clause]:
+    occupations = rules.occupations
+    clauses = [
+        Clause(
+            "occupation",
+            occupations is None or q.occupation in occupations,
+            f"occupation {q.occupation}"
+            + ("" if occupations is None else f" in {sorted(occupations)}"),
+        ),
+        Clause("level", q.level >= rules.min_level, f"level {q.level} >= {rules.min_level}"),
+    ]
+    if rules.certificate_valid:
+        clauses.append(
+            Clause(
+                "certificate",
+                q.in_force and q.valid_until >= today,
+                f"certificate {q.certificate_number} valid until {q.valid_until.isoformat()}",
+            )
+        )
+    return clauses
+
+
+def _person_clauses(
+    rules: Rules,
+    person: PersonFacts,
+    lender_code: str,
+    now: datetime,
+    last_declined_at: datetime | None,
+) -> list[Clause]:
+    clauses = []
+    if rules.provinces is not None:
+        clauses.append(
+            Clause(
+                "province",
+                person.province_code in rules.provinces,
+                f"province {person.province_code or 'unknown'} in {sorted(rules.provinces)}",
+            )
+        )
+    if rules.age is not None:
+        age = None if person.birth_year is None else now.year - person.birth_year
+        low, high = rules.age.min, rules.age.max
+        clauses.append(
+            Clause(
+                "age",
+                age is not None and (low is None or age >= low) and (high is None or age <= high),
+                f"age {age if age is not None else 'unknown'} in "
+                f"{low if low is not None else 0}-{high if high is not None else 'any'}",
+            )
+        )
+    if rules.max_income_band_ceiling is not None:
+        ceiling = person.income_band_ceiling
+        if not person.income_known:
+            text = "household income unknown"
+        elif ceiling is None:
+            text = "household income band is open-ended"
+        else:
+            text = f"household income band ceiling {ceiling} <= {rules.max_income_band_ceiling}"
+        clauses.append(
+            Clause(
+                "income",
+                person.income_known
+                and ceiling is not None
+                and ceiling <= rules.max_income_band_ceiling,
+                text,
+            )
+        )
+    if last_declined_at is not None:
+        until = last_declined_at + timedelta(days=rules.cooldown_days)
+        clauses.append(
+            Clause(
+                "cool-down",
+                now >= until,
+                f"cool-down of {rules.cooldown_days} days after the decline of "
+                f"{last_declined_at.date().isoformat()}",
+            )
+        )
+    clauses.append(
+        Clause(
+            "consent",
+            consent_covers(person.consents, lender_code, now, rules.required_consent),
+            f"consent {rules.required_consent} covers {lender_code}",
+        )
     )
+    return clauses
+
+
+def evaluate(
+    rules: Rules,
+    person: PersonFacts,
+    lender_code: str,
+    now: datetime,
+    last_declined_at: datetime | None = None,
+) -> Evaluation:
+    """The person against the rules, with the qualification that fits best.
+
+    The highest-level qualification that passes its own clauses is used; if none does,
+    the evaluation reports the one with the fewest failing clauses (to explain why not).
+    """
+    today = now.date()
+    person_clauses = _person_clauses(rules, person, lender_code, now, last_declined_at)
+    candidates = sorted(
+        person.qualifications, key=lambda q: (-q.level, q.valid_until, q.certificate_number)
+    )
+    best: Evaluation | None = None
     for qualification in candidates:
-        clauses = rule.matches(qualification.occupation, qualification.level)
-        if clauses is not None:
-            return qualification, clauses
-    return None
+        own = _qualification_clauses(rules, qualification, today)
+        evaluation = Evaluation(qualification, own + person_clauses)
+        if all(c.passed for c in own):
+            return evaluation
+        if best is None or len(evaluation.failed) < len(best.failed):
+            best = evaluation
+    if best is not None:
+        return best
+    return Evaluation(None, [Clause("qualification", False, "no qualification"), *person_clauses])
+
+
+# --- the referral lifecycle ---------------------------------------------------------------
+
+
+class Status(StrEnum):
+    HELD = "held"
+    CREATED = "created"
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    APPROVED = "approved"
+    DECLINED = "declined"
+    DISBURSED = "disbursed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+S = Status
+# Every legal step; anything else is refused (409) and changes nothing. A lender acting on a
+# referral it was never told of through a channel first makes it delivered (channel "api").
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.HELD: frozenset({S.CREATED, S.CANCELLED}),
+    S.CREATED: frozenset({S.DELIVERED, S.EXPIRED, S.CANCELLED}),
+    S.DELIVERED: frozenset({S.ACKNOWLEDGED, S.EXPIRED, S.CANCELLED}),
+    S.ACKNOWLEDGED: frozenset({S.APPROVED, S.DECLINED, S.EXPIRED, S.CANCELLED}),
+    S.APPROVED: frozenset({S.DISBURSED, S.CANCELLED}),
+    S.DECLINED: frozenset(),
+    S.DISBURSED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+OPEN = frozenset(s for s, onward in TRANSITIONS.items() if onward)
+# Before a decision: the SLA clock runs.
+AWAITING_DECISION = frozenset({S.CREATED, S.DELIVERED, S.ACKNOWLEDGED})
+# The lender's channel knows of the referral (not held).
+VISIBLE_TO_LENDER = frozenset(Status) - {S.HELD}
+
+
+class IllegalTransition(Conflict):
+    """409: the referral's state does not allow this step."""
+
+
+def transition(current: str, target: Status) -> Status:
+    """The new status, or IllegalTransition (nothing changes)."""
+    status = Status(current)
+    if target not in TRANSITIONS[status]:
+        allowed = sorted(TRANSITIONS[status])
+        raise IllegalTransition(
+            f"a {status} referral cannot become {target}",
+            field="status",
+            status=status.value,
+            allowed=allowed,
+        )
+    return target
+
+
+def blocks_new_referral(status: str) -> bool:
+    """Whether a past referral for the same person and product rules out a new one: an
+    open one (never two open), or a disbursed one (the loan was made). Declines and expiries
+    block only for the cool-down, which is a rule clause; a cancellation never blocks."""
+    return status in OPEN or status == S.DISBURSED

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,3 +12,16 @@ class FundingSettings(ServiceSettings):
     service_name: str = "funding"
     database_url: str = "sqlite+aiosqlite:///var/funding.db"
     http_port: int = 8004
+
+    # Lenders, products and their first live rule versions (installed when absent).
+    seed_catalogue: bool = True
+    # Referral upkeep: SLA expiry and "delivered" once the partner topic acknowledged.
+    expiry_sweep_seconds: float = Field(default=30.0, gt=0)
+    delivery_sweep_seconds: float = Field(default=1.0, gt=0)
+    # Webhooks: retried with exponential backoff (base * 2**(attempt-1), capped), dead after N.
+    webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    webhook_batch_size: int = Field(default=50, ge=1)

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
+from deploy import funding_client
 from deploy.databases import drop_databases
-from deploy.launcher import Stack
+from deploy.launcher import Managed, Stack
 from tests.conftest import POSTGRES
 from tests.support import TraceCollector, make_stack
 
@@ -34,3 +39,45 @@ def stack(
             print(f"--- {managed.name} log tail\n{managed.log_tail(20)}")
         if POSTGRES:
             asyncio.run(drop_databases(stack.database_urls.values()))
+
+
+async def _partner_key(stack: Stack, lender: str) -> str:
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+        return await funding_client.create_partner_key(
+            client, stack.url("funding"), lender, "e2e-loan-system"
+        )
+
+
+@pytest.fixture(scope="module")
+def lender(stack: Stack) -> Iterator[Managed]:
+    """examples/partner_lender for gsb, as its own process with gsb's partner key."""
+    key = asyncio.run(_partner_key(stack, "gsb"))
+    root = Path(__file__).resolve().parents[2]
+    process = Managed(
+        name="lender-gsb",
+        argv=[
+            sys.executable,
+            "-m",
+            "examples.partner_lender",
+            "--lender",
+            "gsb",
+            "--key",
+            key,
+            "--bootstrap",
+            stack.bootstrap,
+            "--api",
+            stack.url("funding"),
+            "--min-level",
+            "2",
+        ],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        log_path=stack.data_dir / "logs" / "lender-gsb.log",
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+        print(f"--- lender-gsb log tail\n{process.log_tail(20)}")

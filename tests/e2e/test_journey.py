@@ -11,19 +11,27 @@ import httpx
 import pytest
 from stdnum.th import pin
 
-from deploy import certification_client, training_client
-from deploy.funnel import distinct, read_topics
+from deploy import certification_client, funding_client, training_client
+from deploy.funnel import Observed, distinct, read_topics
 from deploy.launcher import Stack
-from shared.events import LoanReferralCreated, TrainingCompleted, TrainingNotCompleted
-from shared.topics import BROADCAST_TOPICS, TRAINING, partner_topic
+from shared.events import (
+    LoanApproved,
+    LoanDisbursed,
+    LoanReferralAcknowledged,
+    LoanReferralCreated,
+    LoanReferralShared,
+    TrainingCompleted,
+    TrainingNotCompleted,
+)
+from shared.topics import BROADCAST_TOPICS, FUNDING, TRAINING, partner_topic
 from tests.support import TraceCollector, eventually
 
-PRODUCTS = [
-    # (lender, product, occupations, min level)
-    ("gsb", "gsb-e2e", ["food-and-beverage-production", "housekeeper"], 1),
-    ("smed", "smed-e2e", ["food-and-beverage-production", "mechanic"], 2),
-    ("tcg", "tcg-e2e", ["security-guard"], 1),
-]
+# Products are the funding service's seed catalogue (services/funding/data/catalogue.json):
+# gsb-occupation-loan (food and beverage, housekeeper, ...; level 1; age 20-65),
+# smed-startup-loan (food and beverage, mechanic, ...; level 2; age 20-60),
+# tcg-micro-guarantee (security guard, gardener, mechanic, ...; level 2; age 20-70).
+# Everyone here was born in 1990.
+BIRTH_DATE = "1990-03-15"
 
 
 @dataclass
@@ -44,15 +52,30 @@ PEOPLE = [
     Person("no consent", "food-and-beverage-production", 2, []),
     Person("consent for gsb only", "food-and-beverage-production", 2, ["gsb"]),
     Person("failed the assessment", "housekeeper", 1, [None], passes=False),
-    Person("did not finish training", "security-guard", 1, [None], completes=False),
-    Person("no product matches", "gardener", 3, [None]),
-    Person("level too low for smed", "mechanic", 1, [None]),
-    Person("assessed twice", "security-guard", 1, [None], assessed_twice=True),
+    Person("did not finish training", "security-guard", 2, [None], completes=False),
+    Person("no product matches", "plumber", 3, [None]),
+    Person("level too low for smed and tcg", "mechanic", 1, [None]),
+    Person("assessed twice", "security-guard", 2, [None], assessed_twice=True),
+    Person("level 1 housekeeper", "housekeeper", 1, [None]),
 ]
+# Sent to the lender (every clause matched) ...
 EXPECTED = {
-    "eligible for two products": {"gsb-e2e", "smed-e2e"},
-    "consent for gsb only": {"gsb-e2e"},
-    "assessed twice": {"tcg-e2e"},
+    "eligible for two products": {"gsb-occupation-loan", "smed-startup-loan"},
+    "consent for gsb only": {"gsb-occupation-loan"},
+    "assessed twice": {"tcg-micro-guarantee"},
+    "level 1 housekeeper": {"gsb-occupation-loan"},
+}
+# ... or held, everything but the consent matched.
+HELD = {
+    "no consent": {"gsb-occupation-loan", "smed-startup-loan"},
+    "consent for gsb only": {"smed-startup-loan"},
+}
+# The example lender (examples/partner_lender) runs for gsb: approves level 2 and pays out,
+# declines level 1.
+GSB_OUTCOME = {
+    "eligible for two products": "disbursed",
+    "consent for gsb only": "disbursed",
+    "level 1 housekeeper": "declined",
 }
 TRACED = "eligible for two products"
 
@@ -97,25 +120,6 @@ async def journeys(stack: Stack) -> dict[str, Person]:
         def client_of(person: Person) -> httpx.AsyncClient:
             return traced if person.label == TRACED else plain
 
-        for lender, product, occupations, level in PRODUCTS:
-            expect(
-                await plain.post(
-                    f"{stack.url('funding')}/lenders", json={"code": lender, "name": lender.upper()}
-                ),
-                201,
-            )
-            expect(
-                await plain.post(
-                    f"{stack.url('funding')}/products",
-                    json={
-                        "code": product,
-                        "lender_code": lender,
-                        "name": product,
-                        "rule": {"occupations": occupations, "min_level": level},
-                    },
-                ),
-                201,
-            )
         for person in PEOPLE:
             person.national_id = national_id()
             person.person_id = expect(
@@ -125,9 +129,15 @@ async def journeys(stack: Stack) -> dict[str, Person]:
                         "national_id": person.national_id,
                         "first_name_th": "สมหญิง",
                         "last_name_th": "ทดสอบ",
+                        "birth_date": BIRTH_DATE,
+                        "phone": "0811111111",
                         "address": {"province_code": "10"},
                         "consents": [
-                            {"purpose": "loan-referral", "lender_code": code}
+                            {
+                                "purpose": "loan-referral",
+                                "lender_code": code,
+                                "data_categories": ["contact"],
+                            }
                             for code in person.consent
                         ],
                     },
@@ -249,17 +259,23 @@ async def test_attendance_decides_completion(stack: Stack, journeys: dict[str, P
     assert found[completed] == {p.person_id for p in PEOPLE if p.completes}
 
 
+def _operator(stack: Stack) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {stack.admin_key}"})
+
+
 async def _referrals(stack: Stack) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(f"{stack.url('funding')}/referrals")
-        return list(response.json())
+    async with _operator(stack) as client:
+        return await funding_client.referrals(client, stack.url("funding"))
 
 
 async def test_referrals_exactly_as_the_rules_say(
     stack: Stack, journeys: dict[str, Person]
 ) -> None:
     want = sum(len(v) for v in EXPECTED.values())
-    await eventually(lambda: _referrals(stack), lambda r: len(r) >= want, what="referrals made")
+    held = sum(len(v) for v in HELD.values())
+    await eventually(
+        lambda: _referrals(stack), lambda r: len(r) >= want + held, what="referrals made"
+    )
     awarded = sum(1 for p in PEOPLE if p.completes and p.passes)
     await eventually(
         lambda: _counts(stack),
@@ -268,24 +284,35 @@ async def test_referrals_exactly_as_the_rules_say(
     )
     found = await _referrals(stack)
     for person in PEOPLE:
-        products = {r["product_code"] for r in found if r["person_id"] == person.person_id}
-        assert products == EXPECTED.get(person.label, set()), person.label
-    assert len(found) == want  # never two for the same person and product
+        mine = [r for r in found if r["person_id"] == person.person_id]
+        sent = {r["product_code"] for r in funding_client.sent(mine)}
+        waiting = {r["product_code"] for r in mine if r["status"] == "held"}
+        assert sent == EXPECTED.get(person.label, set()), person.label
+        assert waiting == HELD.get(person.label, set()), person.label
+    assert len(found) == want + held  # never two for the same person and product
 
 
 async def _counts(stack: Stack) -> dict[str, int]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        return dict((await client.get(f"{stack.url('funding')}/counts")).json())
+    async with _operator(stack) as client:
+        return await funding_client.counts(client, stack.url("funding"))
 
 
 async def test_partner_sees_valid_cloudevents_of_its_own_referrals(
     stack: Stack, journeys: dict[str, Person]
 ) -> None:
     want = {
-        journeys[label].person_id for label, products in EXPECTED.items() if "gsb-e2e" in products
+        journeys[label].person_id
+        for label, products in EXPECTED.items()
+        if "gsb-occupation-loan" in products
     }
+    shared = LoanReferralShared.ce_type()
+
+    async def referrals_on_topic() -> list[Observed]:
+        records = distinct(await read_topics(stack.bootstrap, [partner_topic("gsb")]))
+        return [r for r in records if r.ce_type == shared]
+
     records = await eventually(
-        lambda: read_topics(stack.bootstrap, [partner_topic("gsb")]),
+        referrals_on_topic,
         lambda found: {r.key for r in found} >= want,
         what="gsb partner topic filled",
     )
@@ -293,9 +320,65 @@ async def test_partner_sees_valid_cloudevents_of_its_own_referrals(
     for record in records:
         for header in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time"):
             assert record.headers.get(header), header
-        assert record.headers["ce_type"] == LoanReferralCreated.ce_type()
         assert record.data["lender_code"] == "gsb"
         assert record.data["person_id"] == record.key
+        # Only what the person consented to share with gsb: contact, not identity.
+        applicant: Any = record.data["applicant"]
+        if applicant is not None:  # the registry's share may follow the referral
+            assert applicant["national_id"] is None and applicant["first_name_th"] is None
+    with_phone = await eventually(
+        referrals_on_topic,
+        lambda found: (
+            {
+                r.key
+                for r in found
+                if (r.data.get("applicant") or {}).get("phone")  # type: ignore[union-attr]
+            }
+            >= want
+        ),
+        what="the consented phone numbers reached gsb",
+    )
+    assert {r.data["applicant"]["phone"] for r in with_phone if r.data["applicant"]} == {  # type: ignore[index]
+        "0811111111"
+    }
+    # Nothing about anyone else's referrals on gsb's topic.
+    every = distinct(await read_topics(stack.bootstrap, [partner_topic("gsb")]))
+    assert {r.data["lender_code"] for r in every} == {"gsb"}
+
+
+async def test_example_lender_decides_through_the_partner_api(
+    stack: Stack, journeys: dict[str, Person], lender: Any
+) -> None:
+    """examples/partner_lender, a separate process with gsb's key, read its topic with a plain
+    Kafka client and acknowledged, decided and paid out through the partner API."""
+    ids = {journeys[label].person_id: outcome for label, outcome in GSB_OUTCOME.items()}
+
+    async def gsb_statuses() -> dict[str, str]:
+        rows = await _referrals(stack)
+        return {
+            r["person_id"]: r["status"]
+            for r in rows
+            if r["lender_code"] == "gsb" and r["person_id"] in ids
+        }
+
+    statuses = await eventually(
+        gsb_statuses, lambda found: found == ids, timeout=90, what="gsb's decisions"
+    )
+    assert statuses == ids
+    rows = [r for r in await _referrals(stack) if r["lender_code"] == "gsb"]
+    paid = [r for r in rows if r["status"] == "disbursed"]
+    assert paid and all(r["disbursed_amount"] == 50_000 for r in paid)
+    assert all(r["decline_reason"] == "outside-policy" for r in rows if r["status"] == "declined")
+    steps = [
+        LoanReferralAcknowledged.ce_type(),
+        LoanApproved.ce_type(),
+        LoanDisbursed.ce_type(),
+    ]
+    records = distinct(await read_topics(stack.bootstrap, [FUNDING]))
+    for person_id in (p for p, outcome in ids.items() if outcome == "disbursed"):
+        mine = [r.ce_type for r in records if r.key == person_id and r.ce_type in steps]
+        assert mine.count(LoanDisbursed.ce_type()) == 1  # paid once, however often retried
+        assert set(mine) == set(steps)
 
 
 async def test_no_national_id_or_name_on_broadcast_topics(
@@ -308,6 +391,7 @@ async def test_no_national_id_or_name_on_broadcast_topics(
     for person in PEOPLE:
         assert person.national_id not in blob
     assert "สมหญิง" not in blob and "ทดสอบ" not in blob
+    assert "0811111111" not in blob  # the consented phone goes to gsb's topic only
 
 
 async def test_one_trace_spans_all_four_services(
@@ -323,10 +407,11 @@ async def test_one_trace_spans_all_four_services(
         f"skillbridge-{s}" for s in ("registry", "training", "certification", "funding")
     }
     person = journeys[TRACED].person_id
+    # What the journey caused (not the lender's later answers, which are its own requests).
     referrals = [
         r
         for r in distinct(await read_topics(stack.bootstrap, ["skillbridge.funding.v1"]))
-        if r.key == person
+        if r.key == person and r.ce_type == LoanReferralCreated.ce_type()
     ]
     assert referrals and all(trace_id in r.headers["traceparent"] for r in referrals)
 
@@ -370,7 +455,7 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
             operator,
             stack.url("training"),
             code="e2e-open",
-            course_code="e2e-gardener",
+            course_code="e2e-plumber",
             venue={"kind": "learning-centre", "code": "e2e-centre"},
             dates=DATES,
             capacity=5,

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from deploy import funding_client
 from deploy.databases import drop_databases
 from deploy.funnel import read_topics, referrals
 from deploy.pilot import expected_referrals, funnel_expectation, ieat_2019_pilot
@@ -18,9 +19,9 @@ from tests.conftest import POSTGRES
 from tests.support import eventually, make_stack
 
 
-async def _counts(url: str, key: str | None = None) -> dict[str, int]:
-    # Certification's counts need an operator key; funding's take none.
-    headers = {"Authorization": f"Bearer {key}"} if key else None
+async def _counts(url: str, key: str) -> dict[str, int]:
+    # Certification's and funding's counts both need an operator key.
+    headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         return dict((await client.get(f"{url}/counts")).json())
 
@@ -72,13 +73,14 @@ async def test_sigkill_mid_journey_changes_nothing(
         want = {(by_id[nid], product) for nid, product in expected_referrals(scenario)}
         expected = funnel_expectation(scenario)
         await eventually(
-            lambda: _counts(stack.url("funding")),
+            lambda: _counts(stack.url("funding"), stack.admin_key),
             lambda c: c["referrals"] >= len(want) and c["qualifications"] >= expected["certified"],
             timeout=180,
             what="journeys settled after the crash",
         )
-        async with httpx.AsyncClient(timeout=30) as client:
-            rows = (await client.get(f"{stack.url('funding')}/referrals")).json()
+        auth = {"Authorization": f"Bearer {stack.admin_key}"}
+        async with httpx.AsyncClient(timeout=30, headers=auth) as client:
+            rows = funding_client.sent(await funding_client.referrals(client, stack.url("funding")))
         made = [(r["person_id"], r["product_code"]) for r in rows]
         assert len(made) == len(set(made))  # none doubled
         assert set(made) == want  # none lost, none extra

@@ -9,6 +9,8 @@ from stdnum.th import pin
 from deploy.pilot import (
     ESTATES_2019,
     OCCUPATIONS_2019,
+    PRODUCTS_2019,
+    PRODUCTS_SUPHAN_BURI,
     LenderProduct,
     Scenario,
     Trainee,
@@ -16,8 +18,10 @@ from deploy.pilot import (
     funnel_expectation,
     ieat_2019_pilot,
 )
+from services.funding.handlers.catalogue import load_seed
 
 SCENARIO = ieat_2019_pilot()
+YEAR = datetime.date.today().year
 
 
 def _product(scenario: Scenario, code: str) -> LenderProduct:
@@ -28,13 +32,36 @@ def _certified_and_consenting(t: Trainee) -> bool:
     return t.consents_to_lenders and t.completes and t.passes
 
 
+def _of_age(t: Trainee, p: LenderProduct) -> bool:
+    assert p.min_age is not None and p.max_age is not None
+    return p.min_age <= YEAR - t.birth_date.year <= p.max_age
+
+
+def _fits(t: Trainee, p: LenderProduct) -> bool:
+    assert p.occupations is not None
+    return t.occupation in p.occupations and t.level >= p.min_level and _of_age(t, p)
+
+
 def _recompute(scenario: Scenario) -> set[tuple[str, str]]:
     return {
         (t.national_id, p.product_code)
         for t in scenario.trainees
         for p in scenario.products
-        if _certified_and_consenting(t) and t.occupation in p.occupations and t.level >= p.min_level
+        if _certified_and_consenting(t) and _fits(t, p)
     }
+
+
+def test_pilot_products_restate_the_funding_seed_catalogue() -> None:
+    seeded = {p["code"]: p for p in load_seed()["products"]}
+    for product in PRODUCTS_2019 + PRODUCTS_SUPHAN_BURI:
+        rules = seeded[product.product_code]["rules"]
+        assert seeded[product.product_code]["lender_code"] == product.lender_code
+        occupations = product.occupations and sorted(product.occupations)
+        assert (rules["occupations"] and sorted(rules["occupations"])) == occupations
+        assert rules["min_level"] == product.min_level
+        assert (rules["age"]["min"], rules["age"]["max"]) == (product.min_age, product.max_age)
+        assert rules.get("provinces") == (product.provinces and list(product.provinces))
+        assert rules.get("max_income_band_ceiling") == product.max_income_band_ceiling
 
 
 def test_programme_facts() -> None:
@@ -110,9 +137,8 @@ def test_each_product_excludes_each_reason() -> None:
     ts = SCENARIO.trainees
     for product in SCENARIO.products:
         code = product.product_code
-        qualifies = [
-            t for t in ts if t.occupation in product.occupations and t.level >= product.min_level
-        ]
+        assert product.occupations is not None
+        qualifies = [t for t in ts if _fits(t, product)]
         referred = [t for t in qualifies if _certified_and_consenting(t)]
         assert referred
         assert all((t.national_id, code) in referrals for t in referred)
@@ -122,6 +148,16 @@ def test_each_product_excludes_each_reason() -> None:
             for t in ts
             if _certified_and_consenting(t) and t.occupation not in product.occupations
         ]
+        too_old = [
+            t
+            for t in ts
+            if _certified_and_consenting(t)
+            and t.occupation in product.occupations
+            and t.level >= product.min_level
+            and not _of_age(t, product)
+        ]
+        assert too_old
+        assert all((t.national_id, code) not in referrals for t in too_old)
         assert wrong_occupation
         assert all((t.national_id, code) not in referrals for t in wrong_occupation)
 
@@ -136,6 +172,7 @@ def test_each_product_excludes_each_reason() -> None:
                 if _certified_and_consenting(t)
                 and t.occupation in product.occupations
                 and t.level < product.min_level
+                and _of_age(t, product)
             ]
             assert too_low
             assert all((t.national_id, code) not in referrals for t in too_low)

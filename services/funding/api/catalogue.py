@@ -1,0 +1,128 @@
+"""Operators: lenders, products, rule versions (draft, dry run, publish)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends
+from sqlmodel import col, select
+
+from services.funding.api.deps import Deps
+from services.funding.handlers import catalogue, dryrun
+from services.funding.schemas import (
+    CandidateOut,
+    DryRunOut,
+    LenderIn,
+    LenderOut,
+    ProductIn,
+    ProductOut,
+    RuleVersionIn,
+    RuleVersionOut,
+)
+from services.funding.tables import Lender, Product, RuleVersion
+from shared.auth import Operator
+from shared.topics import partner_topic
+
+
+def _lender(row: Lender) -> LenderOut:
+    return LenderOut(code=row.code, name=row.name, kind=row.kind, topic=partner_topic(row.code))
+
+
+def _version(row: RuleVersion) -> RuleVersionOut:
+    return RuleVersionOut.model_validate(row, from_attributes=True)
+
+
+def _product(row: Product, versions: list[RuleVersion]) -> ProductOut:
+    live = next((v.version for v in versions if v.status == catalogue.LIVE), None)
+    return ProductOut(
+        code=row.code,
+        lender_code=row.lender_code,
+        name=row.name,
+        created_at=row.created_at,
+        live_version=live,
+        versions=[_version(v) for v in versions],
+    )
+
+
+def router(deps: Deps) -> APIRouter:
+    api = APIRouter(tags=["lenders and products"])
+    db = deps.db
+
+    @api.post("/lenders", status_code=201, response_model=LenderOut)
+    async def create_lender(body: LenderIn, _: Operator = Depends(deps.writer)) -> LenderOut:
+        async with db.transaction() as session:
+            row = await catalogue.create_lender(session, body.code, body.name, body.kind)
+        await deps.ensure_topics([partner_topic(body.code)])
+        return _lender(row)
+
+    @api.get("/lenders", response_model=list[LenderOut])
+    async def list_lenders(_: Operator = Depends(deps.reader)) -> list[LenderOut]:
+        async with db.transaction() as session:
+            rows = (await session.exec(select(Lender).order_by(col(Lender.code)))).all()
+        return [_lender(r) for r in rows]
+
+    @api.post("/products", status_code=201, response_model=ProductOut)
+    async def create_product(body: ProductIn, _: Operator = Depends(deps.writer)) -> ProductOut:
+        """A product with its rules as version 1, a draft: dry-run it, then publish it."""
+        async with db.transaction() as session:
+            row, version = await catalogue.create_product(
+                session, body.code, body.lender_code, body.name, body.rules, now=datetime.now(UTC)
+            )
+            return _product(row, [version])
+
+    @api.get("/products", response_model=list[ProductOut])
+    async def list_products(_: Operator = Depends(deps.reader)) -> list[ProductOut]:
+        async with db.transaction() as session:
+            rows = (await session.exec(select(Product).order_by(col(Product.code)))).all()
+            return [_product(p, await catalogue.versions(session, p.code)) for p in rows]
+
+    @api.get("/products/{code}", response_model=ProductOut)
+    async def read_product(code: str, _: Operator = Depends(deps.reader)) -> ProductOut:
+        async with db.transaction() as session:
+            row = await catalogue.product(session, code)
+            return _product(row, await catalogue.versions(session, code))
+
+    @api.post("/products/{code}/rules", status_code=201, response_model=RuleVersionOut)
+    async def add_rules(
+        code: str, body: RuleVersionIn, _: Operator = Depends(deps.writer)
+    ) -> RuleVersionOut:
+        """A new draft version of the product's rules (the live one stays live)."""
+        async with db.transaction() as session:
+            row = await catalogue.add_draft(
+                session, code, body.rules, body.note, now=datetime.now(UTC)
+            )
+            return _version(row)
+
+    @api.get("/products/{code}/rules/{version}", response_model=RuleVersionOut)
+    async def read_rules(
+        code: str, version: int, _: Operator = Depends(deps.reader)
+    ) -> RuleVersionOut:
+        async with db.transaction() as session:
+            return _version(await catalogue.rule_version(session, code, version))
+
+    @api.post("/products/{code}/rules/{version}/dry-run", response_model=DryRunOut)
+    async def dry_run(code: str, version: int, _: Operator = Depends(deps.reader)) -> DryRunOut:
+        """Who this version would refer (or hold for consent) over every qualification known,
+        and why not the others. Changes nothing."""
+        async with db.transaction() as session:
+            result = await dryrun.dry_run(session, code, version)
+        return DryRunOut(
+            product_code=code,
+            version=version,
+            evaluated=result.evaluated,
+            would_refer=sum(not c.held for c in result.referred),
+            would_hold=sum(c.held for c in result.referred),
+            referred=[CandidateOut(**c.__dict__) for c in result.referred],
+            not_referred_by_clause=dict(sorted(result.failing_clauses.items())),
+        )
+
+    @api.post("/products/{code}/rules/{version}/publish", response_model=RuleVersionOut)
+    async def publish(
+        code: str, version: int, _: Operator = Depends(deps.writer)
+    ) -> RuleVersionOut:
+        """The draft goes live for every referral decided from now on; the previous live
+        version retires. Referrals already made keep the version they were made under."""
+        async with db.transaction() as session:
+            return _version(await catalogue.publish(session, code, version, now=datetime.now(UTC)))
+
+    return api

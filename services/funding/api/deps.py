@@ -1,0 +1,43 @@
+"""What every funding route needs: the database, operator key checks, the partner's lender."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.funding.handlers import partners
+from shared.auth import ApiKeys, Operator, Role, Unauthenticated
+from shared.db import Database
+
+Dependency = Callable[..., Awaitable[Operator]]
+_bearer = HTTPBearer(auto_error=False, scheme_name="partner key")
+
+
+@dataclass
+class Deps:
+    db: Database
+    keys: ApiKeys
+    ensure_topics: Callable[[Sequence[str]], Awaitable[None]]
+    reader: Dependency = field(init=False)
+    writer: Dependency = field(init=False)
+    admin: Dependency = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reader = self.keys.require(Role.read)
+        self.writer = self.keys.require(Role.write)
+        self.admin = self.keys.require(Role.admin)
+
+    async def partner(
+        self, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> str:
+        """The lender whose key this is (401 otherwise): every partner route is scoped to it."""
+        if credentials is None:
+            raise Unauthenticated("a partner key is required (Authorization: Bearer <key>)")
+        async with self.db.transaction() as session:
+            lender = await partners.lender_of(session, credentials.credentials)
+        if lender is None:
+            raise Unauthenticated("unknown or revoked partner key")
+        return lender

@@ -1,0 +1,82 @@
+"""Operators: referrals (list, read), counts and the replica's size."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import func, select
+
+from services.funding.api.deps import Deps
+from services.funding.domain import Status
+from services.funding.handlers import referrals
+from services.funding.schemas import ReferralOut
+from services.funding.tables import (
+    ConsentRecord,
+    KnownHousehold,
+    KnownMembership,
+    KnownPerson,
+    Qualification,
+    Referral,
+    SharedData,
+)
+from shared.auth import Operator
+
+
+def referral_out(row: Referral) -> ReferralOut:
+    return ReferralOut.model_validate(row, from_attributes=True)
+
+
+def router(deps: Deps) -> APIRouter:
+    api = APIRouter(tags=["referrals"])
+    db = deps.db
+
+    @api.get("/referrals", response_model=list[ReferralOut])
+    async def list_referrals(
+        person_id: str | None = Query(None, max_length=36),
+        lender_code: str | None = Query(None, max_length=32),
+        product_code: str | None = Query(None, max_length=64),
+        status: Status | None = Query(None),
+        limit: int = Query(10_000, ge=1, le=100_000),
+        offset: int = Query(0, ge=0),
+        _: Operator = Depends(deps.reader),
+    ) -> list[ReferralOut]:
+        async with db.transaction() as session:
+            rows = await referrals.search(
+                session,
+                person_id=person_id,
+                lender_code=lender_code,
+                product_code=product_code,
+                status=status.value if status else None,
+                limit=limit,
+                offset=offset,
+            )
+        return [referral_out(r) for r in rows]
+
+    @api.get("/referrals/{referral_id}", response_model=ReferralOut)
+    async def read_referral(referral_id: str, _: Operator = Depends(deps.reader)) -> ReferralOut:
+        async with db.transaction() as session:
+            return referral_out(await referrals.get(session, referral_id))
+
+    @api.get("/counts")
+    async def counts(_: Operator = Depends(deps.reader)) -> dict[str, int]:
+        async with db.transaction() as session:
+            return await referrals.counts(session)
+
+    @api.get("/replica")
+    async def replica(_: Operator = Depends(deps.reader)) -> dict[str, int]:
+        """How much of the registry and certification funding has seen (tests wait on it)."""
+        async with db.transaction() as session:
+            sizes = {}
+            for name, table in (
+                ("people", KnownPerson),
+                ("memberships", KnownMembership),
+                ("households", KnownHousehold),
+                ("consents", ConsentRecord),
+                ("shared_data", SharedData),
+                ("qualifications", Qualification),
+            ):
+                sizes[name] = int(
+                    (await session.exec(select(func.count()).select_from(table))).one()
+                )
+            return sizes
+
+    return api

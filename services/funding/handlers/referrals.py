@@ -1,0 +1,522 @@
+"""Referrals: made when a person's facts meet a live product's rules, then moved through the
+lifecycle (domain.TRANSITIONS), each step one event in the outbox.
+
+A person is (re)considered whenever a fact the rules read arrives (a qualification, a
+consent, where they live, their household's income), so the outcome does not depend on the
+order events are delivered in. Every change holds the person's lock (common.lock_person).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.funding import domain
+from services.funding.domain import OPEN, Status
+from services.funding.handlers import catalogue
+from services.funding.handlers.common import has_webhooks, lock_person, publish
+from services.funding.tables import (
+    ConsentRecord,
+    KnownHousehold,
+    KnownMembership,
+    KnownPerson,
+    Outbox,
+    Qualification,
+    Referral,
+    SharedData,
+)
+from shared.errors import DomainError, NotFound
+from shared.events import (
+    LoanApproved,
+    LoanDeclined,
+    LoanDisbursed,
+    LoanReferralAcknowledged,
+    LoanReferralCancelled,
+    LoanReferralCreated,
+    LoanReferralDelivered,
+    LoanReferralExpired,
+    LoanReferralHeld,
+    LoanReferralShared,
+    SharedPersonalData,
+)
+
+ACTIVE = "active"
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def qualification_fact(q: Qualification) -> domain.QualificationFact:
+    return domain.QualificationFact(
+        q.certificate_number, q.occupation, q.level, q.valid_until, q.status == "valid"
+    )
+
+
+def consent_fact(c: ConsentRecord) -> domain.ConsentFact:
+    return domain.ConsentFact(c.purpose, c.lender_code, c.expires_at)
+
+
+def facts_of(
+    person: KnownPerson | None,
+    household: KnownHousehold | None,
+    qualifications: Iterable[Qualification],
+    consents: Iterable[ConsentRecord],
+) -> domain.PersonFacts:
+    return domain.PersonFacts(
+        province_code=person.province_code if person else None,
+        birth_year=person.birth_year if person else None,
+        income_known=household is not None,
+        income_band_ceiling=household.band_ceiling if household else None,
+        qualifications=[qualification_fact(q) for q in qualifications],
+        consents=[consent_fact(c) for c in consents if c.withdrawn_at is None],
+    )
+
+
+async def person_facts(session: AsyncSession, person_id: str) -> domain.PersonFacts:
+    person = await session.get(KnownPerson, person_id)
+    membership = await session.get(KnownMembership, person_id)
+    household = await session.get(KnownHousehold, membership.household_id) if membership else None
+    qualifications = (
+        await session.exec(select(Qualification).where(Qualification.person_id == person_id))
+    ).all()
+    consents = (
+        await session.exec(select(ConsentRecord).where(ConsentRecord.person_id == person_id))
+    ).all()
+    return facts_of(person, household, qualifications, consents)
+
+
+def last_decline(past: Iterable[Referral]) -> datetime | None:
+    """When the lender last said no (a decline, or silence until the SLA ran out)."""
+    return max(
+        (
+            r.decided_at
+            for r in past
+            if r.status in (Status.DECLINED, Status.EXPIRED) and r.decided_at is not None
+        ),
+        default=None,
+    )
+
+
+# --- making referrals ---------------------------------------------------------------------
+
+
+async def refer(
+    session: AsyncSession, person_id: str, now: datetime | None = None
+) -> list[Referral]:
+    """Create (or hold, or release) the referrals the person's facts now call for."""
+    now = now or datetime.now(UTC)
+    # Most facts arrive before the award (registration, consent): nothing to decide yet.
+    has_qualification = await session.exec(
+        select(Qualification.certificate_number).where(Qualification.person_id == person_id)
+    )
+    if has_qualification.first() is None:
+        return []
+    person = await session.get(KnownPerson, person_id)
+    if person is not None and person.status != ACTIVE:
+        return []
+    facts = await person_facts(session, person_id)
+    history: dict[str, list[Referral]] = {}
+    for row in (await session.exec(select(Referral).where(Referral.person_id == person_id))).all():
+        history.setdefault(row.product_code, []).append(row)
+    changed = []
+    for live in await catalogue.live_products(session):
+        past = history.get(live.product.code, [])
+        if any(domain.blocks_new_referral(r.status) and r.status != Status.HELD for r in past):
+            continue
+        held = next((r for r in past if r.status == Status.HELD), None)
+        evaluation = domain.evaluate(
+            live.rules, facts, live.product.lender_code, now, last_decline(past)
+        )
+        if held is not None:
+            if evaluation.eligible:
+                _describe(held, evaluation, live.version.version)
+                await _send(session, held, live.rules, now, previous=Status.HELD)
+                changed.append(held)
+            continue
+        if not (evaluation.eligible or evaluation.held):
+            continue
+        referral = _new(person_id, live, evaluation, now)
+        session.add(referral)
+        if evaluation.eligible:
+            await _send(session, referral, live.rules, now, previous=None)
+        else:
+            await publish(session, _held_event(referral, now))
+        changed.append(referral)
+    return changed
+
+
+def _new(
+    person_id: str, live: catalogue.LiveProduct, evaluation: domain.Evaluation, now: datetime
+) -> Referral:
+    referral = Referral(
+        referral_id=str(uuid.uuid4()),
+        person_id=person_id,
+        product_code=live.product.code,
+        lender_code=live.product.lender_code,
+        rule_version=live.version.version,
+        certificate_number="",
+        occupation="",
+        level=1,
+        valid_until=now.date(),
+        matched_clauses=[],
+        status=Status.CREATED if evaluation.eligible else Status.HELD,
+        is_open=True,
+        created_at=now,
+        updated_at=now,
+    )
+    _describe(referral, evaluation, live.version.version)
+    return referral
+
+
+def _describe(referral: Referral, evaluation: domain.Evaluation, version: int) -> None:
+    qualification = evaluation.qualification
+    assert qualification is not None
+    referral.rule_version = version
+    referral.certificate_number = qualification.certificate_number
+    referral.occupation = qualification.occupation
+    referral.level = qualification.level
+    referral.valid_until = qualification.valid_until
+    referral.matched_clauses = evaluation.matched
+
+
+def _ids(referral: Referral) -> dict[str, Any]:
+    return {
+        "person_id": referral.person_id,
+        "referral_id": referral.referral_id,
+        "lender_code": referral.lender_code,
+        "product_code": referral.product_code,
+    }
+
+
+def _held_event(referral: Referral, now: datetime) -> LoanReferralHeld:
+    return LoanReferralHeld(
+        **_ids(referral),
+        occupation=referral.occupation,
+        level=referral.level,
+        certificate_number=referral.certificate_number,
+        matched_clauses=referral.matched_clauses,
+        waiting_for="consent",
+        held_at=now,
+        rule_version=referral.rule_version,
+    )
+
+
+async def _send(
+    session: AsyncSession,
+    referral: Referral,
+    rules: domain.Rules,
+    now: datetime,
+    previous: Status | None,
+) -> None:
+    """The lender is told: LoanReferralCreated (broadcast and lender) and LoanReferralShared
+    with the consented personal data (lender only). The SLA clock starts."""
+    if previous is not None:
+        _move(referral, Status.CREATED, now)
+    referral.sent_at = now
+    referral.respond_by = now + timedelta(days=rules.sla_days)
+    session.add(referral)
+    await publish(
+        session,
+        LoanReferralCreated(
+            **_ids(referral),
+            occupation=referral.occupation,
+            level=referral.level,
+            certificate_number=referral.certificate_number,
+            matched_clauses=referral.matched_clauses,
+            created_at=now,
+            rule_version=referral.rule_version,
+        ),
+    )
+    referral.shared_event_id = await share(session, referral, now)
+
+
+async def share(session: AsyncSession, referral: Referral, now: datetime) -> str | None:
+    """LoanReferralShared on the lender's topic: the referral with what the person agreed
+    to share with this lender (again whenever that data changes)."""
+    return await publish(
+        session,
+        LoanReferralShared(
+            **_ids(referral),
+            occupation=referral.occupation,
+            level=referral.level,
+            certificate_number=referral.certificate_number,
+            valid_until=referral.valid_until,
+            matched_clauses=referral.matched_clauses,
+            applicant=await applicant(session, referral.person_id, referral.lender_code, now),
+            respond_by=referral.respond_by.date() if referral.respond_by else None,
+            shared_at=now,
+        ),
+    )
+
+
+async def applicant(
+    session: AsyncSession, person_id: str, lender_code: str, now: datetime
+) -> SharedPersonalData | None:
+    """The personal data of the live consents that cover this lender, merged."""
+    rows = (
+        await session.exec(
+            select(SharedData, ConsentRecord)
+            .join(ConsentRecord, col(ConsentRecord.consent_id) == col(SharedData.consent_id))
+            .where(SharedData.person_id == person_id, col(ConsentRecord.withdrawn_at).is_(None))
+            .order_by(col(SharedData.shared_at).desc())
+        )
+    ).all()
+    merged: dict[str, Any] = {}
+    categories: set[str] = set()
+    for data, consent in rows:
+        if not domain.consent_covers([consent_fact(consent)], lender_code, now):
+            continue
+        if data.lender_code not in (None, lender_code):
+            continue
+        categories.update(data.data.get("categories", []))
+        for name, value in data.data.items():
+            if name != "categories" and value is not None:
+                merged.setdefault(name, value)  # the newest share wins
+    if not categories:
+        return None
+    return SharedPersonalData(categories=sorted(categories), **merged)
+
+
+# --- the lifecycle ------------------------------------------------------------------------
+
+
+def _move(referral: Referral, target: Status, now: datetime) -> Status:
+    """One step of the state machine (IllegalTransition, 409, if not allowed)."""
+    previous = Status(referral.status)
+    domain.transition(referral.status, target)
+    referral.status = target
+    referral.is_open = target in OPEN
+    referral.updated_at = now
+    return previous
+
+
+async def deliver(session: AsyncSession, referral: Referral, channel: str, now: datetime) -> bool:
+    """created -> delivered, once, by whichever channel reached the lender first."""
+    if referral.status != Status.CREATED:
+        return False
+    _move(referral, Status.DELIVERED, now)
+    referral.delivered_at, referral.delivered_via = now, channel
+    session.add(referral)
+    await publish(
+        session, LoanReferralDelivered(**_ids(referral), channel=channel, delivered_at=now)
+    )
+    return True
+
+
+async def acknowledge(session: AsyncSession, referral: Referral, now: datetime) -> None:
+    await deliver(session, referral, "api", now)  # acting on it proves it arrived
+    _move(referral, Status.ACKNOWLEDGED, now)
+    referral.acknowledged_at = now
+    session.add(referral)
+    await publish(session, LoanReferralAcknowledged(**_ids(referral), acknowledged_at=now))
+
+
+async def approve(
+    session: AsyncSession, referral: Referral, amount: int | None, now: datetime
+) -> None:
+    _move(referral, Status.APPROVED, now)
+    referral.decided_at, referral.approved_amount = now, amount
+    session.add(referral)
+    await publish(session, LoanApproved(**_ids(referral), amount=amount, approved_at=now))
+
+
+async def decline(session: AsyncSession, referral: Referral, reason: str, now: datetime) -> None:
+    if reason not in domain.DECLINE_REASONS:
+        raise DomainError(
+            f"unknown reason code {reason!r}; expected one of {sorted(domain.DECLINE_REASONS)}",
+            field="reason_code",
+        )
+    _move(referral, Status.DECLINED, now)
+    referral.decided_at, referral.decline_reason = now, reason
+    session.add(referral)
+    await publish(session, LoanDeclined(**_ids(referral), reason_code=reason, declined_at=now))
+
+
+async def disburse(
+    session: AsyncSession, referral: Referral, amount: int, on: Any, now: datetime
+) -> None:
+    _move(referral, Status.DISBURSED, now)
+    referral.disbursed_amount, referral.disbursed_on = amount, on
+    session.add(referral)
+    await publish(
+        session,
+        LoanDisbursed(**_ids(referral), amount=amount, disbursed_on=on, disbursed_at=now),
+    )
+
+
+async def cancel(session: AsyncSession, referral: Referral, reason: str, now: datetime) -> None:
+    previous = _move(referral, Status.CANCELLED, now)
+    referral.closed_reason = reason
+    session.add(referral)
+    await publish(
+        session,
+        LoanReferralCancelled(
+            **_ids(referral), previous_status=previous, reason=reason, cancelled_at=now
+        ),
+    )
+
+
+async def open_referrals(session: AsyncSession, person_id: str) -> list[Referral]:
+    rows = await session.exec(
+        select(Referral).where(Referral.person_id == person_id, col(Referral.is_open))
+    )
+    return list(rows.all())
+
+
+async def cancel_open(
+    session: AsyncSession,
+    person_id: str,
+    reason: str,
+    now: datetime,
+    *,
+    lender_code: str | None = None,
+    certificate_number: str | None = None,
+    include_held: bool = True,
+) -> list[Referral]:
+    cancelled = []
+    for referral in await open_referrals(session, person_id):
+        if lender_code is not None and referral.lender_code != lender_code:
+            continue
+        if certificate_number is not None and referral.certificate_number != certificate_number:
+            continue
+        if referral.status == Status.HELD and not include_held:
+            continue
+        await cancel(session, referral, reason, now)
+        cancelled.append(referral)
+    return cancelled
+
+
+async def expire_due(session: AsyncSession, now: datetime, limit: int = 500) -> int:
+    """Referrals past their SLA without a decision: expired (runs on a schedule)."""
+    due = (
+        await session.exec(
+            select(Referral.referral_id, Referral.person_id)
+            .where(
+                col(Referral.status).in_([s.value for s in domain.AWAITING_DECISION]),
+                col(Referral.respond_by) < now,
+            )
+            .limit(limit)
+        )
+    ).all()
+    expired = 0
+    for referral_id, person_id in due:
+        await lock_person(session, person_id)
+        referral = await session.get(Referral, referral_id, populate_existing=True)
+        if referral is None or referral.status not in domain.AWAITING_DECISION:
+            continue  # decided meanwhile
+        previous = _move(referral, Status.EXPIRED, now)
+        referral.decided_at = now
+        referral.closed_reason = "sla"
+        session.add(referral)
+        await publish(
+            session,
+            LoanReferralExpired(**_ids(referral), previous_status=previous, expired_at=now),
+        )
+        expired += 1
+    return expired
+
+
+async def mark_delivered_by_topic(session: AsyncSession, now: datetime, limit: int = 500) -> int:
+    """For a lender without webhooks its topic is its channel: a referral is delivered once
+    the broker acknowledged its LoanReferralShared record (the relay marked the row sent)."""
+    rows = (
+        await session.exec(
+            select(Referral.referral_id, Referral.person_id, Referral.lender_code)
+            .join(Outbox, col(Outbox.event_id) == col(Referral.shared_event_id))
+            .where(Referral.status == Status.CREATED, col(Outbox.published_at).is_not(None))
+            .limit(limit)
+        )
+    ).all()
+    delivered = 0
+    webhooks: dict[str, bool] = {}
+    for referral_id, person_id, lender_code in rows:
+        if lender_code not in webhooks:
+            webhooks[lender_code] = await has_webhooks(session, lender_code)
+        if webhooks[lender_code]:
+            continue  # delivered when a webhook is answered 2xx
+        await lock_person(session, person_id)
+        referral = await session.get(Referral, referral_id, populate_existing=True)
+        if referral is not None and await deliver(session, referral, "topic", now):
+            delivered += 1
+    return delivered
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, referral_id: str) -> Referral:
+    referral = await session.get(Referral, referral_id)
+    if referral is None:
+        raise NotFound(f"no referral {referral_id}", field="referral_id")
+    return referral
+
+
+async def locked(session: AsyncSession, referral_id: str) -> Referral:
+    """The referral, re-read under its person's lock (for a change)."""
+    referral = await get(session, referral_id)
+    await lock_person(session, referral.person_id)
+    fresh = await session.get(Referral, referral_id, populate_existing=True)
+    assert fresh is not None
+    return fresh
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    person_id: str | None = None,
+    lender_code: str | None = None,
+    product_code: str | None = None,
+    status: str | None = None,
+    exclude_held: bool = False,
+    limit: int = 10_000,
+    offset: int = 0,
+) -> list[Referral]:
+    query = select(Referral).order_by(col(Referral.created_at), col(Referral.referral_id))
+    if person_id:
+        query = query.where(Referral.person_id == person_id)
+    if lender_code:
+        query = query.where(Referral.lender_code == lender_code)
+    if product_code:
+        query = query.where(Referral.product_code == product_code)
+    if status:
+        query = query.where(Referral.status == status)
+    if exclude_held:
+        query = query.where(Referral.status != Status.HELD)
+    return list((await session.exec(query.offset(offset).limit(limit))).all())
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    async def count(table: type, *where: Any) -> int:
+        query = select(func.count()).select_from(table)
+        for clause in where:
+            query = query.where(clause)
+        return int((await session.exec(query)).one())
+
+    by_status = dict(
+        (
+            await session.exec(select(Referral.status, func.count()).group_by(col(Referral.status)))
+        ).all()
+    )
+    sent = select(Referral.person_id).where(Referral.status != Status.HELD)
+    people = (
+        await session.exec(
+            select(func.count(func.distinct(col(Referral.person_id)))).where(
+                col(Referral.person_id).in_(sent)
+            )
+        )
+    ).one()
+    result = {
+        "people": await count(KnownPerson),
+        "qualifications": await count(Qualification),
+        "consents": await count(ConsentRecord, col(ConsentRecord.withdrawn_at).is_(None)),
+        # Referrals the lenders were told of (held ones wait for consent).
+        "referrals": sum(n for s, n in by_status.items() if s != Status.HELD),
+        "referred_people": int(people),
+    }
+    result.update({f"status_{s.value}": int(by_status.get(s.value, 0)) for s in Status})
+    return result
