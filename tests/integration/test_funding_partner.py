@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from sqlmodel import select
 
 from deploy.funnel import distinct, read_topics
+from services.funding.tables import SharedData
 from shared.events import (
     ConsentWithdrawn,
     LoanApproved,
@@ -316,11 +318,25 @@ async def test_revocation_and_erasure_cancel_open_referrals(funding: RunningFund
     assert found[r1["referral_id"]] == ("cancelled", "qualification-revoked")
     assert found[r2["referral_id"]] == ("cancelled", "person-erased")
     # An erased person is never referred again.
+    before = funding.processed()
     await up.send(award(erased, "mechanic", 3))
     await up.send(award(Someone(erased.person_id, "SB-AGAIN"), "mechanic", 3))
-    before = funding.processed()
-    await funding.settled(before - 2, 2)
+    # A share published before the erasure, on the private topic, arrives after it: dropped.
+    await up.send(
+        PersonalDataShared(
+            person_id=erased.person_id,
+            consent_id=str(uuid.uuid4()),
+            data=SharedPersonalData(categories=["contact"], phone="0811111111"),
+            shared_at=now,
+        )
+    )
+    await funding.settled(before, 3)
     assert len(await funding.referrals(person_id=erased.person_id)) == 1
+    async with funding.service.db.transaction() as session:
+        kept = await session.exec(
+            select(SharedData).where(SharedData.person_id == erased.person_id)
+        )
+        assert kept.all() == []
 
 
 async def test_sla_expiry_and_cooldown(funding: RunningFunding) -> None:

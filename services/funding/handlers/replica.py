@@ -250,6 +250,9 @@ async def on_personal_data_shared(session: AsyncSession, event: PersonalDataShar
     consent = await session.get(ConsentRecord, event.consent_id)
     if consent is not None and consent.withdrawn_at is not None:
         return  # withdrawn already: never store it again
+    person = await session.get(KnownPerson, event.person_id)
+    if person is not None and person.status == "erased":
+        return  # a share that crossed the erasure on the other topic: drop it
     row = await session.get(SharedData, event.consent_id)
     if row is not None and row.shared_at >= event.shared_at:
         return
