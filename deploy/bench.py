@@ -259,7 +259,7 @@ def report(
         f"LoanReferralCreated;\n  {CONCURRENCY} trainees are driven at once, so this includes "
         "queueing behind all concurrent work."
     )
-    problems = check(scenario, driven.by_id, observed, reported)
+    problems = check(scenario, driven.by_id, observed, [reported])
     if problems:
         print("WARNING, journeys differ from the expectation:\n  " + "\n  ".join(problems))
     else:

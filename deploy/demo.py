@@ -12,7 +12,14 @@ import httpx
 
 from deploy import funding_client, funnel
 from deploy.launcher import Stack, free_port, running
-from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
+from deploy.pilot import (
+    Scenario,
+    combined,
+    expected_referrals,
+    funnel_expectation,
+    ieat_2019_pilot,
+    suphan_buri_beauticians,
+)
 from deploy.seed import run_journeys
 from shared.events import LoanReferralShared
 from shared.topics import BROADCAST_TOPICS, partner_topic
@@ -36,10 +43,20 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
     raise TimeoutError(f"journeys did not settle in {timeout:.0f}s; funding counts: {last}")
 
 
-async def observe(stack: Stack, scenario: Scenario) -> tuple[list[funnel.Observed], dict[str, int]]:
+async def observe(
+    stack: Stack, scenario: Scenario, timeout: float = 30
+) -> tuple[list[funnel.Observed], dict[str, int]]:
+    """Read the topics once they carry every expected referral: the funding service counts a
+    referral when it commits it, its outbox relay publishes it a moment later."""
     lenders = sorted({p.lender_code for p in scenario.products})
     topics = [*BROADCAST_TOPICS, *(partner_topic(code) for code in lenders)]
-    observed = await funnel.read_topics(stack.bootstrap, topics)
+    want = funnel_expectation(scenario)["referrals"]
+    deadline = time.monotonic() + timeout
+    while True:
+        observed = await funnel.read_topics(stack.bootstrap, topics)
+        if funnel.funnel(observed)["referrals"] >= want or time.monotonic() > deadline:
+            break  # past the deadline the check below says what is missing
+        await asyncio.sleep(0.25)
     # What each lender was sent: one LoanReferralShared per referral on its own topic.
     per_lender = Counter(
         o.topic.split(".")[2]
@@ -64,7 +81,7 @@ def check(
     scenario: Scenario,
     by_id: dict[str, str],
     observed: list[funnel.Observed],
-    reported: dict[str, object],
+    reported: list[dict[str, object]],
 ) -> list[str]:
     """What differs from the hand-computable expectation (empty: all journeys as expected)."""
     problems = []
@@ -72,9 +89,10 @@ def check(
     for stage, want in funnel_expectation(scenario).items():
         if counts.get(stage) != want:
             problems.append(f"{stage}: expected {want}, observed {counts.get(stage)}")
-    if reported["completed"] != counts.get("completed"):
+    completed = sum(int(str(r["completed"])) for r in reported)
+    if completed != counts.get("completed"):
         problems.append(
-            f"training reports {reported['completed']} completed, the broker carried "
+            f"training reports {completed} completed, the broker carried "
             f"{counts.get('completed')} TrainingCompleted"
         )
     want_refs = {(by_id[nid], product) for nid, product in expected_referrals(scenario)}
@@ -90,7 +108,9 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
     shutil.rmtree(
         data_dir, ignore_errors=True
     )  # the embedded broker starts empty, so must the data
-    scenario = ieat_2019_pilot(size=size)
+    # The IEAT 2019 pilot and the Suphan Buri model (beauticians financed by GSB), side by side.
+    programmes = [ieat_2019_pilot(size=size), suphan_buri_beauticians()]
+    scenario = combined(programmes)
     stack = Stack(data_dir=data_dir)
     if free_ports:  # a check should not collide with a demo someone left running
         stack.kafka_port = free_port()
@@ -99,20 +119,23 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
     print(f"starting broker ({stack.bootstrap}) and services; logs in {data_dir / 'logs'}")
     with running(stack):
         print(f"ready in {time.monotonic() - started:.1f}s")
-        print(
-            f"seeding {scenario.programme_name}: {len(scenario.trainees):,} trainees, "
-            f"{len(scenario.estates)} estates, lenders "
-            + ", ".join(sorted({p.lender_code for p in scenario.products}))
-        )
-        by_id = asyncio.run(run_journeys(stack.urls(), scenario, api_key=stack.admin_key))
+        by_id: dict[str, str] = {}
+        for programme in programmes:
+            print(
+                f"seeding {programme.programme_name} (owner {programme.owner.code}): "
+                f"{len(programme.trainees):,} trainees; products "
+                + ", ".join(p.product_code for p in programme.products)
+            )
+            by_id |= asyncio.run(run_journeys(stack.urls(), programme, api_key=stack.admin_key))
         asyncio.run(wait_settled(stack, scenario, timeout))
         observed, per_lender = asyncio.run(observe(stack, scenario))
         print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
-        reported = asyncio.run(achievement(stack, scenario))
-        print(
-            f"training service: {reported['completed']:,} of {reported['target']:,} completed "
-            f"= {reported['percent']}% (GET /programmes/{scenario.programme_code}/achievement)"
-        )
+        reported = [asyncio.run(achievement(stack, programme)) for programme in programmes]
+        for programme, figures in zip(programmes, reported, strict=True):
+            print(
+                f"training service: {figures['completed']:,} of {figures['target']:,} completed "
+                f"= {figures['percent']}% (GET /programmes/{programme.programme_code}/achievement)"
+            )
         print(f"journeys settled {time.monotonic() - started:.1f}s after start")
         print("\nservices:")
         for service, url in stack.urls().items():

@@ -132,7 +132,8 @@ def render(counts: Mapping[str, int], target: int, per_lender: Mapping[str, int]
     for stage in ("enrolled", "completed"):
         pct = 100 * counts.get(stage, 0) / target if target else 0.0
         lines.append(
-            f"achievement ({stage}): {counts.get(stage, 0):,} of {target:,} target = {pct:.0f}%"
+            f"achievement, all programmes ({stage}): {counts.get(stage, 0):,} of {target:,} "
+            f"target = {pct:.0f}%"
         )
     if per_lender:
         lines.append(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from stdnum.th import pin
 
@@ -22,8 +23,10 @@ __all__ = [
     "PRODUCTS_2019",
     "Estate",
     "LenderProduct",
+    "Organisation",
     "Scenario",
     "Trainee",
+    "combined",
     "expected_held",
     "expected_referrals",
     "funnel_expectation",
@@ -79,6 +82,31 @@ class LenderProduct:
 
 
 @dataclass(frozen=True)
+class Organisation:
+    """A programme owner as the registry knows it (the seeder registers it if need be)."""
+
+    code: str
+    kind: str
+    name_en: str
+    name_th: str
+
+
+# Seeded by the registry itself (services/registry/data/organisations.csv).
+IEAT = Organisation(
+    "ieat",
+    "programme-owner",
+    "Industrial Estate Authority of Thailand",
+    "การนิคมอุตสาหกรรมแห่งประเทศไทย",
+)
+SUPHAN_BURI_PAO = Organisation(
+    "pao-suphanburi",
+    "programme-owner",
+    "Suphan Buri Provincial Administrative Organisation",
+    "องค์การบริหารส่วนจังหวัดสุพรรณบุรี",
+)
+
+
+@dataclass(frozen=True)
 class Scenario:
     programme_code: str
     programme_name: str
@@ -88,6 +116,23 @@ class Scenario:
     occupations: dict[str, str]
     trainees: tuple[Trainee, ...]
     products: tuple[LenderProduct, ...]
+    owner: Organisation = IEAT
+    venue_kind: str = "estate"  # where cohorts meet: estate, learning-centre or village
+
+
+def combined(scenarios: Sequence[Scenario]) -> Scenario:
+    """Several programmes seeded into one stack, as one scenario for the expectations: every
+    trainee is evaluated against every product, as the funding service does (all are live)."""
+    first = scenarios[0]
+    products = {p.product_code: p for s in scenarios for p in s.products}
+    return replace(
+        first,
+        programme_code="+".join(s.programme_code for s in scenarios),
+        programme_name=" + ".join(s.programme_name for s in scenarios),
+        target=sum(s.target for s in scenarios),
+        trainees=tuple(t for s in scenarios for t in s.trainees),
+        products=tuple(products.values()),
+    )
 
 
 OCCUPATIONS_2019: dict[str, str] = {
@@ -448,4 +493,6 @@ def suphan_buri_beauticians(seed: int = 72, size: int = 60) -> Scenario:
         occupations={"beautician": "Beautician"},
         trainees=tuple(trainees),
         products=PRODUCTS_SUPHAN_BURI,
+        owner=SUPHAN_BURI_PAO,
+        venue_kind="learning-centre",
     )

@@ -36,7 +36,6 @@ COURSE_HOURS = 30
 DAY_PLAN = ((1, 3, "knowledge-transfer"), (4, 4, "study-visit"), (5, 5, "home-practice"))
 MIN_ATTENDANCE_DAYS = 4
 DAYS_IF_NOT_COMPLETING = 2  # below the minimum: closure records TrainingNotCompleted
-OWNER = "ieat"  # seeded by the registry as a programme owner
 
 
 async def _gather_limited(
@@ -96,6 +95,19 @@ def cohort_dates(scenario: Scenario) -> list[datetime.date]:
     return [first + datetime.timedelta(days=i) for i in range(COURSE_DAYS)]
 
 
+async def register_owner(client: httpx.AsyncClient, registry: str, scenario: Scenario) -> None:
+    """The programme's owner in the registry (training learns it from the registry's event).
+    200: registered already with the same data; 409: with other data, still the owner."""
+    owner = scenario.owner
+    body = {"code": owner.code, "kind": owner.kind, "name_en": owner.name_en}
+    expect(
+        await client.post(f"{registry}/organisations", json={**body, "name_th": owner.name_th}),
+        200,
+        201,
+        409,
+    )
+
+
 async def set_up_programme(
     client: httpx.AsyncClient, url: str, scenario: Scenario, retry_for: float
 ) -> None:
@@ -105,7 +117,7 @@ async def set_up_programme(
         url,
         code=scenario.programme_code,
         name=scenario.programme_name,
-        owner_code=OWNER,
+        owner_code=scenario.owner.code,
         year=scenario.year,
         occupations=list(scenario.occupations),
         target_total=scenario.target,
@@ -157,7 +169,17 @@ async def run_journeys(
             body = expect(
                 await post(client, f"{urls['registry']}/people", person, deadline), 201, 409
             )
-            return str(body.get("person_id") or body["existing_person_id"])
+            person_id = str(body.get("person_id") or body["existing_person_id"])
+            if trainee.monthly_income is not None:  # a household of their own, with its income
+                household = {
+                    "household_code": f"{scenario.programme_code}-{person_id}"[:64],
+                    "province_code": trainee.province_code,
+                    "members": [person_id],
+                    "monthly_income": trainee.monthly_income,
+                }
+                url = f"{urls['registry']}/households"
+                expect(await post(client, url, household, deadline), 201, 409)  # 409: a rerun
+            return person_id
 
         person_ids = await _gather_limited(
             scenario.trainees, register, concurrency, "registered", progress
@@ -165,6 +187,7 @@ async def run_journeys(
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
         url = urls["training"]
+        await register_owner(client, urls["registry"], scenario)
         await set_up_programme(client, url, scenario, replication_timeout)
         cohorts: dict[str, list[Trainee]] = defaultdict(list)
         for trainee in scenario.trainees:
@@ -224,7 +247,7 @@ async def run_journeys(
                 code=code,
                 course_code=course_of(scenario, first.occupation),
                 venue={
-                    "kind": "estate",
+                    "kind": scenario.venue_kind,
                     "code": first.estate_code,
                     "name": estates.get(first.estate_code, first.estate_code),
                 },

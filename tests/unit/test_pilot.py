@@ -14,9 +14,11 @@ from deploy.pilot import (
     LenderProduct,
     Scenario,
     Trainee,
+    combined,
     expected_referrals,
     funnel_expectation,
     ieat_2019_pilot,
+    suphan_buri_beauticians,
 )
 from services.funding.handlers.catalogue import load_seed
 
@@ -212,3 +214,26 @@ def test_small_and_empty_sizes() -> None:
     small = ieat_2019_pilot(size=70)
     assert len({t.estate_code for t in small.trainees}) == 10
     assert len({t.occupation for t in small.trainees}) == 7
+
+
+def test_two_programmes_combined_for_one_stack() -> None:
+    ieat, suphan = ieat_2019_pilot(size=300), suphan_buri_beauticians()
+    both = combined([ieat, suphan])
+    assert both.target == ieat.target + suphan.target
+    assert len(both.trainees) == len(ieat.trainees) + len(suphan.trainees)
+    assert {p.product_code for p in both.products} == {
+        p.product_code for p in (*ieat.products, *suphan.products)
+    }
+    # Every trainee meets every live product, as in the funding service; no IEAT trainee
+    # fits a Suphan Buri product (no beauticians, no income on record) and vice versa, so
+    # the whole is the sum of its parts, and both of Suphan Buri's products are reached.
+    referrals = expected_referrals(both)
+    assert referrals == expected_referrals(ieat) | expected_referrals(suphan)
+    assert {p for _, p in expected_referrals(suphan)} == {
+        "gsb-beautician-suphanburi",
+        "village-fund-community-loan",
+    }
+    total = funnel_expectation(both)
+    assert total["registered"] == len(both.trainees)
+    assert total["referrals"] == len(referrals)
+    assert suphan.owner.code == "pao-suphanburi" and ieat.owner.code == "ieat"
