@@ -20,9 +20,12 @@ app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 def up(
     data_dir: Annotated[Path, typer.Option(help="SQLite files and logs")] = Path("var/up"),
     kafka_port: int = 9092,
+    free_ports: Annotated[bool, typer.Option(help="broker and services on free ports")] = False,
 ) -> None:
     """Start the embedded broker and the four services on SQLite; Ctrl-C stops them."""
     stack = Stack(data_dir=data_dir, kafka_port=kafka_port)
+    if free_ports:
+        stack.use_free_ports()
     with running(stack):
         for service, url in stack.urls().items():
             typer.echo(f"{service:<14} {url}/docs")
@@ -139,6 +142,19 @@ def bench_funding(
     from deploy.funding_bench import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def kcat(ctx: typer.Context) -> None:
+    """kcat with a librdkafka that reads the embedded broker: `skillbridge kcat -C -b
+    127.0.0.1:9092 -t skillbridge.partner.gsb.v1 -J -e` (Debian's own fails against Tansu)."""
+    from deploy.kcat import KcatUnavailable, run
+
+    try:
+        raise typer.Exit(run(ctx.args))
+    except KcatUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
 
 
 dlq = typer.Typer(help="Dead-letter topics: list records, re-drive them.", no_args_is_help=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from deploy import funding_client, funnel
-from deploy.launcher import Stack, free_port, running
+from deploy.launcher import Stack, running
 from deploy.pilot import (
     Scenario,
     combined,
@@ -113,8 +113,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
     scenario = combined(programmes)
     stack = Stack(data_dir=data_dir)
     if free_ports:  # a check should not collide with a demo someone left running
-        stack.kafka_port = free_port()
-        stack.ports = {service: free_port() for service in stack.ports}
+        stack.use_free_ports()
     started = time.monotonic()
     print(f"starting broker ({stack.bootstrap}) and services; logs in {data_dir / 'logs'}")
     with running(stack):
@@ -141,7 +140,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
         for service, url in stack.urls().items():
             print(f"  {service:<14} {url}/docs")
         print(
-            f"  broker         {stack.bootstrap} (e.g. kcat -C -b {stack.bootstrap} "
+            f"  broker         {stack.bootstrap} (e.g. skillbridge kcat -C -b {stack.bootstrap} "
             f"-t {partner_topic('gsb')} -J -e)"
         )
         print(f"  admin key      in {stack.admin_key_file} (Authorization: Bearer <key>)")

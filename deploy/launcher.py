@@ -144,6 +144,11 @@ class Stack:
     broker: Managed | None = None
     services: dict[str, Managed] = field(default_factory=dict)
 
+    def use_free_ports(self) -> None:
+        """Broker and services on free ports: beside a demo someone left running."""
+        self.kafka_port = free_port()
+        self.ports = {service: free_port() for service in self.ports}
+
     @property
     def bootstrap(self) -> str:
         return self.external_bootstrap or f"127.0.0.1:{self.kafka_port}"
@@ -241,11 +246,18 @@ class Stack:
 @contextlib.contextmanager
 def running(stack: Stack, timeout: float = 90) -> Iterator[Stack]:
     """Start the stack, and stop every process however the block ends (Ctrl-C included)."""
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         stack.start(timeout)
         yield stack
     finally:
-        stack.stop()
-        signal.signal(signal.SIGTERM, previous)
+        # A second signal while stopping (a supervisor repeating SIGTERM, a second Ctrl-C)
+        # must not abort the stop half-way and orphan the remaining children; it is bounded.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            stack.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
