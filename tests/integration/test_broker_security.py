@@ -5,8 +5,9 @@
    KAFKA_SECURITY_PROTOCOL/KAFKA_SSL_* settings, create a topic, publish and read back
    through it. A client without the certificate, or trusting another CA, is refused.
 2. Tansu 0.6.0's `--authentication`: refuses an anonymous client, but lets in a client whose
-   SCRAM exchange FAILED. This pins that finding: when an upgrade makes it fail, revisit the
-   decision and turn authentication on for the embedded broker.
+   SCRAM exchange FAILED (fixed upstream in 0cc3ac9, v0.7.0-pre.1). This pins that finding:
+   when an upgrade makes it fail, revisit the decision (its memory engine must also store
+   SCRAM credentials before the launcher can turn authentication on).
 """
 
 from __future__ import annotations
