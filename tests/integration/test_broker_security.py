@@ -17,6 +17,7 @@ import base64
 import contextlib
 import ipaddress
 import os
+import shutil
 import ssl
 import time
 import uuid
@@ -40,8 +41,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from deploy.kcat import command
 from deploy.launcher import Managed, free_port, tansu_binary, wait_for_port
-from shared.kafka import client_options, ensure_topics
+from shared.kafka import client_options, ensure_topics, librdkafka_config
 from shared.settings import KafkaSecurity
 
 
@@ -276,3 +278,36 @@ async def test_tansu_0_6_authentication_lets_in_a_client_whose_scram_exchange_fa
         assert [t[1] for t in metadata.topics] == [topic]
     finally:
         conn.close()
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed")
+async def test_skillbridge_kcat_reads_over_mutual_tls_with_the_same_settings(
+    tls_bootstrap: tuple[str, Pki], tmp_path: Path
+) -> None:
+    bootstrap, pki = tls_bootstrap
+    settings = KafkaSecurity.model_validate(
+        {
+            "kafka_security_protocol": "SSL",
+            "kafka_ssl_cafile": str(pki.ca),
+            "kafka_ssl_certfile": str(pki.client_cert),
+            "kafka_ssl_keyfile": str(pki.client_key),
+        }
+    )
+    topic = f"kcat-tls-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [topic], 1, settings)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(settings))
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"seen by kcat", key=b"k")
+    finally:
+        await producer.stop()
+    argv, env = command(
+        ["-C", "-b", bootstrap, "-t", topic, "-e", "-q"], tmp_path, librdkafka_config(settings)
+    )
+    assert "-F" in argv  # the settings travel in a file, not on the command line
+    kcat = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(kcat.communicate(), timeout=60)
+    assert kcat.returncode == 0, err.decode()
+    assert out.decode().strip() == "seen by kcat"
