@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from deploy import acls
 from deploy.cli import app
 from deploy.kcat import security_file
+from deploy.launcher import Stack
 from shared.acls import Grant, allowed, partner_principal, service_principal
 from shared.kafka import broker_security, client_options, librdkafka_config, make_broker
 from shared.settings import KafkaSecurity, ServiceSettings
@@ -299,3 +300,19 @@ def _self_signed_ca(folder: Path) -> Path:
     path = folder / "ca.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+def test_the_embedded_broker_gets_no_security_meant_for_a_real_cluster(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Tansu speaks neither TLS nor usable SASL (decision 0014): an operator's KAFKA_SASL_*
+    for the production cluster must not make `skillbridge up` fail."""
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "admin")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "pw")
+    monkeypatch.setenv("KAFKA_SSL_CAFILE", "/etc/ssl/ca.pem")
+    env = Stack(data_dir=tmp_path).service_env("funding")
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "PLAINTEXT"
+    assert not [k for k in env if k.startswith(("KAFKA_SASL_", "KAFKA_SSL_"))]
+    external = Stack(data_dir=tmp_path, external_bootstrap="kafka:9092").service_env("funding")
+    assert external["KAFKA_SASL_USERNAME"] == "admin"  # a real cluster keeps them
