@@ -51,8 +51,14 @@ def table(partners: Iterable[str] | None = None, group_prefix: str = "skillbridg
     )
 
 
+# The embedded broker's default cluster id (deploy/launcher.py starts it with the default).
+TANSU_CLUSTER_ID = "tansu_cluster"
+
+
 class AclAdmin(Protocol):
     """The part of confluent_kafka.admin.AdminClient used here (a stub in unit tests)."""
+
+    def list_topics(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def create_acls(self, acls: list[Any], **kwargs: Any) -> Mapping[Any, Any]: ...
 
@@ -89,7 +95,14 @@ def admin_client(bootstrap: str) -> AclAdmin:
 
 def apply(grants: list[Grant], admin: AclAdmin, timeout: float = 30) -> int:
     """Create every ACL (CreateAcls is idempotent: an existing binding is not doubled).
-    Raises on the first one the broker refuses; returns how many were applied."""
+    Raises if the broker refuses any (listing them all); returns how many were applied."""
+    if admin.list_topics(timeout=timeout).cluster_id == TANSU_CLUSTER_ID:
+        # Tansu answers CreateAcls with an empty response that aborts librdkafka, and
+        # enforces nothing anyway (docs/decisions/0014).
+        raise RuntimeError(
+            "this is the embedded Tansu broker: it has no ACLs (docs/decisions/0014); "
+            "apply them to a Kafka cluster"
+        )
     futures = admin.create_acls(bindings(grants), request_timeout=timeout)
     failed = []
     for binding, future in futures.items():

@@ -40,7 +40,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from typer.testing import CliRunner
 
+from deploy.cli import app
 from deploy.kcat import command
 from deploy.launcher import Managed, free_port, tansu_binary, wait_for_port
 from shared.kafka import client_options, ensure_topics, librdkafka_config
@@ -311,3 +313,13 @@ async def test_skillbridge_kcat_reads_over_mutual_tls_with_the_same_settings(
     out, err = await asyncio.wait_for(kcat.communicate(), timeout=60)
     assert kcat.returncode == 0, err.decode()
     assert out.decode().strip() == "seen by kcat"
+
+
+def test_acls_apply_against_tansu_says_why_it_cannot(bootstrap: str) -> None:
+    """A real Tansu: librdkafka would abort on its empty CreateAcls answer; the command
+    stops first with the reason, exit code 1."""
+    result = CliRunner().invoke(
+        app, ["acls", "apply", "--bootstrap", bootstrap, "--partner", "gsb"]
+    )
+    assert result.exit_code == 1
+    assert "embedded Tansu broker: it has no ACLs" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -226,9 +227,13 @@ def test_default_partners_are_the_lenders_funding_seeds() -> None:
 class RecordingAdmin:
     """Stands in for confluent-kafka's AdminClient: records the CreateAcls request it gets."""
 
-    def __init__(self, refuse: int | None = None) -> None:
+    def __init__(self, refuse: int | None = None, cluster_id: str = "kafka-cluster") -> None:
         self.requests: list[list[Any]] = []
         self.refuse = refuse
+        self.cluster_id = cluster_id
+
+    def list_topics(self, *args: Any, **kwargs: Any) -> Any:
+        return SimpleNamespace(cluster_id=self.cluster_id)
 
     def create_acls(self, acls: list[Any], **kwargs: Any) -> dict[Any, Any]:
         from concurrent.futures import Future
@@ -263,6 +268,13 @@ def test_apply_sends_one_allow_binding_per_row(table: list[Grant]) -> None:
 def test_apply_reports_what_the_broker_refused(table: list[Grant]) -> None:
     with pytest.raises(RuntimeError, match="CLUSTER_AUTHORIZATION_FAILED"):
         acls.apply(table, RecordingAdmin(refuse=3))
+
+
+def test_apply_refuses_the_embedded_broker_before_sending_anything(table: list[Grant]) -> None:
+    admin = RecordingAdmin(cluster_id="tansu_cluster")
+    with pytest.raises(RuntimeError, match="embedded Tansu"):
+        acls.apply(table, admin)
+    assert admin.requests == []
 
 
 def test_cli_dry_run_prints_the_table_and_applies_nothing() -> None:
