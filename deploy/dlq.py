@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.funnel import read_topics
+from shared.kafka import client_options
 
 REDRIVE_GROUP = "skillbridge.dlq-redrive"
 SUFFIX = ".dlq"
@@ -35,7 +36,7 @@ class DeadLetter:
 
 
 async def dlq_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options())
     await admin.start()
     try:
         return sorted(t for t in await admin.list_topics() if t.endswith(SUFFIX))
@@ -83,8 +84,9 @@ async def redrive(
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **client_options(),
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", **client_options())
     await consumer.start()
     await producer.start()
     try:

@@ -12,6 +12,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared import events
+from shared.kafka import client_options
 from shared.topics import BROADCAST_TOPICS
 
 
@@ -29,7 +30,9 @@ class Observed:
 
 async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Observed]:
     """Every record now on the topics (from offset 0 to the end), without a consumer group."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options()
+    )
     await consumer.start()
     try:
         partitions = [

@@ -184,6 +184,10 @@ class Stack:
         }
         if not self.external_bootstrap:
             env["KAFKA_ENABLE_IDEMPOTENCE"] = "false"  # Tansu lacks InitProducerId (0003)
+            # Nor TLS nor usable SASL (0014): settings meant for a real cluster stay out.
+            for name in [k for k in env if k.startswith(("KAFKA_SASL_", "KAFKA_SSL_"))]:
+                del env[name]
+            env["KAFKA_SECURITY_PROTOCOL"] = "PLAINTEXT"
         env.setdefault("OTEL_SERVICE_NAME", f"skillbridge-{service}")
         return env
 

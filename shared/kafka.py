@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,16 +12,79 @@ from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from shared.settings import ServiceSettings
+from shared.settings import KafkaSecurity, ServiceSettings
 from shared.topics import dlq_topic
 
 log = logging.getLogger(__name__)
+
+_SASL = {"SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512, "PLAIN": SASLPlaintext}
+
+
+def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
+    """Verifies the broker (hostname included) against KAFKA_SSL_CAFILE, or the system's CAs."""
+    context = ssl.create_default_context(
+        cafile=str(security.kafka_ssl_cafile) if security.kafka_ssl_cafile else None
+    )
+    if security.kafka_ssl_certfile is not None:
+        context.load_cert_chain(
+            str(security.kafka_ssl_certfile),
+            str(security.kafka_ssl_keyfile) if security.kafka_ssl_keyfile else None,
+        )
+    return context
+
+
+def broker_security(security: KafkaSecurity) -> BaseSecurity | None:
+    """The one translation of the KAFKA_SECURITY_* settings: FastStream's security object.
+
+    aiokafka's keyword arguments (`client_options`) are derived from it by FastStream's own
+    parser, so the services' broker and every other client connect the same way.
+    """
+    context = ssl_context(security) if security.kafka_uses_ssl else None
+    if security.kafka_uses_sasl:
+        assert security.kafka_sasl_username and security.kafka_sasl_password  # validated
+        return _SASL[security.kafka_sasl_mechanism](
+            security.kafka_sasl_username,
+            security.kafka_sasl_password.get_secret_value(),
+            ssl_context=context,
+            use_ssl=security.kafka_uses_ssl,
+        )
+    if context is not None:
+        return BaseSecurity(ssl_context=context)
+    return None
+
+
+def client_options(security: KafkaSecurity | None = None) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's producer, consumer and admin client (empty for
+    PLAINTEXT). Without an argument: from the environment, as the CLI runs."""
+    return parse_security(broker_security(security or KafkaSecurity()))
+
+
+def librdkafka_config(security: KafkaSecurity | None = None) -> dict[str, str]:
+    """The same settings as librdkafka properties (kcat, confluent-kafka's admin client)."""
+    security = security or KafkaSecurity()
+    config: dict[str, str] = {"security.protocol": security.kafka_security_protocol}
+    if security.kafka_uses_sasl:
+        assert security.kafka_sasl_username and security.kafka_sasl_password  # validated
+        config["sasl.mechanisms"] = security.kafka_sasl_mechanism
+        config["sasl.username"] = security.kafka_sasl_username
+        config["sasl.password"] = security.kafka_sasl_password.get_secret_value()
+    for name, path in (
+        ("ssl.ca.location", security.kafka_ssl_cafile),
+        ("ssl.certificate.location", security.kafka_ssl_certfile),
+        ("ssl.key.location", security.kafka_ssl_keyfile),
+    ):
+        if path is not None:
+            config[name] = str(path)
+    return config
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=broker_security(settings),
         acks="all",
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=f"skillbridge-{settings.service_name}",
@@ -29,9 +93,14 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
-async def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int) -> None:
+async def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    security: KafkaSecurity | None = None,
+) -> None:
     """Create topics that do not exist yet (idempotent; existing ones are left alone)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -87,7 +87,10 @@ class Service:
             *extra,
         ]
         await ensure_topics(
-            self.settings.kafka_bootstrap_servers, names, self.settings.topic_partitions
+            self.settings.kafka_bootstrap_servers,
+            names,
+            self.settings.topic_partitions,
+            self.settings,
         )
 
     async def start(self) -> None:

@@ -2,11 +2,84 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ServiceSettings(BaseSettings):
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name.upper(), name)
+
+
+class KafkaSecurity(BaseSettings):
+    """How a client authenticates to the broker and protects the connection (TLS, SASL).
+
+    Unprefixed names, as for KAFKA_BOOTSTRAP_SERVERS: every process (service, CLI, example
+    lender) reads the same variables, each with its own principal's username.
+    `shared.kafka` turns them into what FastStream, aiokafka and librdkafka take.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", validation_alias=_env("kafka_security_protocol")
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", validation_alias=_env("kafka_sasl_mechanism")
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, min_length=1, validation_alias=_env("kafka_sasl_username")
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("kafka_sasl_password")
+    )
+    # CA bundle to verify the broker with (default: the system's); a client certificate and
+    # key only for brokers that authenticate clients by TLS (mutual TLS).
+    kafka_ssl_cafile: Path | None = Field(default=None, validation_alias=_env("kafka_ssl_cafile"))
+    kafka_ssl_certfile: Path | None = Field(
+        default=None, validation_alias=_env("kafka_ssl_certfile")
+    )
+    kafka_ssl_keyfile: Path | None = Field(default=None, validation_alias=_env("kafka_ssl_keyfile"))
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    @property
+    def kafka_uses_ssl(self) -> bool:
+        return self.kafka_security_protocol.endswith("SSL")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        protocol = self.kafka_security_protocol
+        if self.kafka_uses_sasl:
+            if not self.kafka_sasl_username:
+                raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME")
+            if self.kafka_sasl_password is None or not self.kafka_sasl_password.get_secret_value():
+                raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_PASSWORD")
+        elif self.kafka_sasl_username or self.kafka_sasl_password:
+            # Credentials that would silently not be sent are a misconfiguration.
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SECURITY_PROTOCOL={protocol}; "
+                "use SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not self.kafka_uses_ssl and any(tls_files):
+            raise ValueError(
+                f"KAFKA_SSL_* files are set but KAFKA_SECURITY_PROTOCOL={protocol}; "
+                "use SSL or SASL_SSL"
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        for path in tls_files:
+            if path is not None and not path.is_file():
+                raise ValueError(f"no such file: {path}")
+        return self
+
+
+class ServiceSettings(KafkaSecurity):
     model_config = SettingsConfigDict(extra="ignore")
 
     service_name: str = "skillbridge"

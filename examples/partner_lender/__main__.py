@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
+import ssl
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -17,6 +19,32 @@ from aiokafka import AIOKafkaConsumer
 log = logging.getLogger("partner_lender")
 
 SHARED = "skillbridge.funding.LoanReferralShared.v1"
+
+
+def kafka_security(code: str) -> dict[str, Any]:
+    """aiokafka's TLS and SASL arguments from the variables SkillBridge's own clients read.
+
+    SkillBridge's operator gives each lender a principal `partner-<code>` allowed to read
+    `skillbridge.partner.<code>.v1` only, in consumer groups named `partner-<code>.*`.
+    """
+    protocol = os.environ.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(cafile=os.environ.get("KAFKA_SSL_CAFILE"))
+        if os.environ.get("KAFKA_SSL_CERTFILE"):
+            context.load_cert_chain(
+                os.environ["KAFKA_SSL_CERTFILE"], os.environ["KAFKA_SSL_KEYFILE"]
+            )
+        options["ssl_context"] = context
+    if protocol.startswith("SASL_"):
+        options.update(
+            sasl_mechanism=os.environ.get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            sasl_plain_username=os.environ.get("KAFKA_SASL_USERNAME", f"partner-{code}"),
+            sasl_plain_password=os.environ["KAFKA_SASL_PASSWORD"],
+        )
+    return options
+
+
 CANCELLED = "skillbridge.funding.LoanReferralCancelled.v1"
 
 
@@ -77,9 +105,10 @@ class Lender:
         consumer = AIOKafkaConsumer(
             f"skillbridge.partner.{self.code}.v1",
             bootstrap_servers=self.bootstrap,
-            group_id=f"lender-{self.code}",
+            group_id=f"partner-{self.code}.lender",  # the partner's ACLs allow this prefix only
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            **kafka_security(self.code),
         )
         await consumer.start()
         headers = {"Authorization": f"Bearer {self.key}"}
