@@ -137,12 +137,21 @@ class Stack:
     ports: dict[str, int] = field(default_factory=lambda: dict(SERVICES))
     database_urls: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
-    # The bootstrap admin key of every service (operators' keys are made with it).
-    admin_key: str = field(
-        default_factory=lambda: os.environ.get("SKILLBRIDGE_ADMIN_KEY") or new_token()
-    )
+    # The bootstrap admin key of every service (operators' keys are made with it): the one
+    # given (here, else SKILLBRIDGE_ADMIN_KEY), else the one in <data_dir>/admin.key, else
+    # a new one. Reusing the file's key makes a second start on the same data idempotent.
+    admin_key: str = ""
     broker: Managed | None = None
     services: dict[str, Managed] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.admin_key:
+            kept = self.admin_key_file
+            self.admin_key = (
+                os.environ.get("SKILLBRIDGE_ADMIN_KEY")
+                or (kept.read_text().strip() if kept.is_file() else "")
+                or new_token()
+            )
 
     def use_free_ports(self) -> None:
         """Broker and services on free ports: beside a demo someone left running."""

@@ -23,6 +23,8 @@ from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
 
 TOKEN_PREFIX = "sbk_"
+# The key the operator gives at start-up (<SERVICE>_ADMIN_KEY); it creates the other keys.
+BOOTSTRAP_ADMIN = "bootstrap-admin"
 
 
 class Role(IntEnum):
@@ -84,13 +86,25 @@ class ApiKeys:
         self._cache: dict[str, tuple[float, Operator]] = {}
 
     async def ensure(self, name: str, token: str, role: Role) -> None:
-        """Install a key given by the operator (e.g. the bootstrap admin key) if absent."""
+        """Install a key given by the operator (the bootstrap admin key) under `name`.
+
+        Idempotent, so every start on existing data can call it: the same key changes
+        nothing; a new key replaces the old one's hash (the old key stops working); a revoked
+        or demoted row is restored, so a restart always gives the operator their key back.
+        """
         digest = hash_token(token)
         async with self.db.transaction() as session:
-            existing = (
-                await session.exec(select(self.table).where(self.table.secret_hash == digest))
+            other = (
+                await session.exec(
+                    select(self.table).where(
+                        self.table.secret_hash == digest, self.table.name != name
+                    )
+                )
             ).first()
-            if existing is None:
+            if other is not None:
+                raise ValueError(f"the key given for {name!r} is already the key {other.name!r}")
+            row = (await session.exec(select(self.table).where(self.table.name == name))).first()
+            if row is None:
                 session.add(
                     self.table(
                         key_id=secrets.token_hex(8),
@@ -100,6 +114,10 @@ class ApiKeys:
                         created_at=datetime.now(UTC),
                     )
                 )
+            elif (row.secret_hash, row.role, row.revoked_at) != (digest, role.name, None):
+                row.secret_hash, row.role, row.revoked_at = digest, role.name, None
+                session.add(row)
+        self._cache.clear()
 
     async def create(self, name: str, role: Role) -> tuple[ApiKeyColumns, str]:
         """A new key; the token is returned once and only its hash is kept."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from sqlmodel import col, func, select
 
-from shared.auth import ApiKeyColumns, ApiKeys, Operator, Role
+from shared.auth import BOOTSTRAP_ADMIN, ApiKeyColumns, ApiKeys, Operator, Role
 from shared.db import Database
 from shared.errors import Conflict, NotFound
 from shared.runtime import Service
@@ -70,6 +70,14 @@ def router(db: Database, keys: ApiKeys) -> APIRouter:
             row = await session.get(table, key_id)
             if row is None:
                 raise NotFound(f"no key {key_id}", field="key_id")
+            if row.name == BOOTSTRAP_ADMIN:
+                # Start-up restores it anyway; revoking it here would only lock out until then.
+                raise Conflict(
+                    "the bootstrap admin key cannot be revoked through the API; to rotate it, "
+                    "restart with a new SKILLBRIDGE_ADMIN_KEY (the launcher) or "
+                    "<SERVICE>_ADMIN_KEY (e.g. REGISTRY_ADMIN_KEY); the old key then stops working",
+                    field="key_id",
+                )
             if row.role == Role.admin.name and row.revoked_at is None:
                 # Locking every admin out could only be undone in the database.
                 admins = (
@@ -100,6 +108,6 @@ def install(service: Service, keys: ApiKeys, admin_key: SecretStr | None) -> Non
     token = admin_key.get_secret_value()
 
     async def install_admin_key() -> None:
-        await keys.ensure("bootstrap-admin", token, Role.admin)
+        await keys.ensure(BOOTSTRAP_ADMIN, token, Role.admin)
 
     service.startup_hooks.append(install_admin_key)

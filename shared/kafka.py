@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
@@ -113,6 +114,63 @@ async def ensure_topics(
                 raise RuntimeError(f"cannot create topic {topic}: {code} {message}")
     finally:
         await admin.close()
+
+
+async def records_on_broker(
+    bootstrap: str,
+    topics: Iterable[str],
+    security: KafkaSecurity | None = None,
+    timeout: float = 10.0,
+) -> dict[str, int]:
+    """How many records each topic has ever received: its partitions' end offsets summed.
+
+    End offsets never go down on Kafka (retention moves the start, not the end), so a count
+    below what we know we published means the broker lost records. A missing topic counts 0.
+    Tansu's ListOffsets answers the last batch's base offset + 1 instead of the end (30
+    records in 3 batches of 10: 21), so a partition's high watermark is also read from a
+    fetch of its last batch (30 there); on Kafka both agree.
+    """
+    names = list(dict.fromkeys(topics))
+    counts = dict.fromkeys(names, 0)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
+    await admin.start()
+    try:  # all topics: asking for one by name may auto-create it on Kafka
+        described = {t["topic"]: t for t in await admin.describe_topics()}
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic, p["partition"])
+        for topic in names
+        if topic in described and described[topic]["error_code"] == 0
+        for p in described[topic]["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        client_id="skillbridge-replay",
+        **client_options(security),
+    )
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = (
+            await consumer.end_offsets(partitions) if partitions else {}
+        )
+        written = [tp for tp, end in ends.items() if end > 0]
+        if written:
+            consumer.assign(written)
+            for tp in written:
+                consumer.seek(tp, ends[tp] - 1)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and any(
+                consumer.highwater(tp) is None for tp in written
+            ):
+                await consumer.getmany(*written, timeout_ms=200, max_records=1)
+        for tp, end in ends.items():
+            highwater = consumer.highwater(tp) if tp in written else None
+            counts[tp.topic] += max(end, highwater or 0)
+    finally:
+        await consumer.stop()
+    return counts
 
 
 async def track_topic(broker: KafkaBroker, topic: str) -> None:

@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, delete, update
+from sqlalchemy import Text, delete, func, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -184,3 +184,41 @@ async def requeue(db: Database, outbox: type[OutboxColumns], since: datetime) ->
         )
         session.info[STAGED_EVENTS] = True
         return int(result.rowcount or 0)
+
+
+# topics -> how many records each ever received on the broker (shared.kafka.records_on_broker)
+CountOnBroker = Callable[[Sequence[str]], Awaitable[Mapping[str, int]]]
+
+
+async def requeue_if_broker_lost(
+    db: Database, outbox: type[OutboxColumns], on_broker: CountOnBroker
+) -> tuple[int, list[str]]:
+    """Requeue the retained published rows of every topic the broker lost; call it before
+    the relay starts. Returns (rows requeued, topics lost).
+
+    The embedded broker keeps nothing across a restart. A topic holding fewer records than
+    the rows this outbox published to it has lost some (end offsets never go down, even
+    under retention, and each topic has one producing service), so every retained row for
+    it is published again, in order; consumers' inboxes drop what they already applied.
+    """
+    async with db.transaction() as session:
+        result = await session.exec(
+            select(outbox.topic, func.count())
+            .where(col(outbox.published_at).is_not(None))
+            .group_by(col(outbox.topic))
+        )
+        published = {topic: int(n) for topic, n in result.all()}
+    if not published:
+        return 0, []
+    on_topics = await on_broker(sorted(published))
+    lost = sorted(t for t, n in published.items() if on_topics.get(t, 0) < n)
+    if not lost:
+        return 0, []
+    async with db.transaction() as session:
+        requeued = await session.exec(
+            update(outbox)
+            .where(col(outbox.topic).in_(lost), col(outbox.published_at).is_not(None))
+            .values(published_at=None)
+        )
+        session.info[STAGED_EVENTS] = True
+        return int(requeued.rowcount or 0), lost

@@ -20,8 +20,8 @@ from shared.envelope import source_of
 from shared.events import CATALOGUE, PARTNER, Event
 from shared.http import install_error_handlers, install_health
 from shared.inbox import InboxColumns
-from shared.kafka import ensure_topics, make_broker, publisher_for
-from shared.outbox import OutboxColumns, OutboxRelay
+from shared.kafka import ensure_topics, make_broker, publisher_for, records_on_broker
+from shared.outbox import OutboxColumns, OutboxRelay, requeue_if_broker_lost
 from shared.settings import ServiceSettings
 from shared.telemetry import setup_telemetry
 from shared.topics import dlq_topic, service_topic
@@ -67,6 +67,7 @@ class Service:
         self.background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self.republished_on_start = 0  # retained outbox rows replayed to a broker that lost them
         self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
@@ -99,10 +100,29 @@ class Service:
         for hook in self.startup_hooks:
             await hook()
         await self.broker.start()
+        await self._replay_if_broker_lost()
         self.relay.start()
         self._tasks = [asyncio.create_task(self._guard(job)) for job in self.background]
         self._started = True
         log.info("%s started on %s:%d", self.name, self.settings.http_host, self.settings.http_port)
+
+    async def _replay_if_broker_lost(self) -> None:
+        # The embedded broker is memory-only: after its restart our topics are empty while
+        # the outbox remembers them published. Replay them before the relay runs, so counts
+        # and offsets are compared at rest (shared.outbox.requeue_if_broker_lost).
+        bootstrap = self.settings.kafka_bootstrap_servers
+        requeued, lost = await requeue_if_broker_lost(
+            self.db, self.outbox, lambda topics: records_on_broker(bootstrap, topics, self.settings)
+        )
+        if requeued:
+            await self.ensure_topics(lost)
+            log.warning(
+                "%s: the broker lost records of %s; republishing %d retained outbox rows",
+                self.name,
+                ", ".join(lost),
+                requeued,
+            )
+        self.republished_on_start = requeued
 
     def every(self, seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
         """Run `job` on a schedule while the service runs; a failure is logged, not fatal."""
@@ -163,6 +183,7 @@ class Service:
         return {
             "service": self.name,
             "outbox_published": self.relay.published_total,
+            "outbox_republished_on_start": self.republished_on_start,
             "events_processed": consumer.processed if consumer else 0,
             "duplicates_skipped": consumer.duplicates if consumer else 0,
             "dead_lettered": consumer.dead_lettered if consumer else 0,

@@ -22,8 +22,10 @@ from shared.events import (
     LoanReferralCreated,
     LoanReferralHeld,
     LoanReferralShared,
+    PersonalDataShared,
     PersonRegistered,
     QualificationAwarded,
+    SharedPersonalData,
 )
 from tests.integration.funding_env import (
     RunningFunding,
@@ -151,7 +153,18 @@ async def test_held_until_consent_then_created_and_shared(funding: RunningFundin
     assert {r["status"] for r in held} == {"held"}
     assert {r["product_code"] for r in held} == {"gsb-occupation-loan", "smed-startup-loan"}
 
-    await up.send(consent_granted(someone.person_id, "gsb", ["contact"]))
+    # As the registry does: the consent on its topic, the consented data on the private one.
+    consent = consent_granted(someone.person_id, "gsb", ["contact"])
+    await up.send(consent)
+    await up.send(
+        PersonalDataShared(
+            person_id=someone.person_id,
+            consent_id=consent.consent_id,
+            lender_code="gsb",
+            data=SharedPersonalData(categories=["contact"], phone="0812345678"),
+            shared_at=datetime.now(UTC),
+        )
+    )
     rows = await eventually(
         lambda: funding.referrals(person_id=someone.person_id),
         lambda rows: any(r["status"] != "held" for r in rows),

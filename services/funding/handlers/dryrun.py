@@ -20,6 +20,7 @@ from services.funding.tables import (
     KnownPerson,
     Qualification,
     Referral,
+    SharedData,
 )
 
 
@@ -67,6 +68,7 @@ async def dry_run(
         await session.exec(select(ConsentRecord).where(col(ConsentRecord.withdrawn_at).is_(None)))
     ).all():
         consents[c.person_id].append(c)
+    shared = set((await session.exec(select(SharedData.consent_id))).all())
     past: dict[str, list[Referral]] = defaultdict(list)
     for r in (
         await session.exec(select(Referral).where(Referral.product_code == product_code))
@@ -84,6 +86,7 @@ async def dry_run(
             households.get(household_id) if household_id else None,
             qualifications[person_id],
             consents.get(person_id, []),
+            shared,
         )
         evaluation = domain.evaluate(
             rules, facts, product.lender_code, now, last_decline(past.get(person_id, []))

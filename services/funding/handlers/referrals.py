@@ -9,7 +9,7 @@ order events are delivered in. Every change holds the person's lock (common.lock
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,19 +61,35 @@ def consent_fact(c: ConsentRecord) -> domain.ConsentFact:
     return domain.ConsentFact(c.purpose, c.lender_code, c.expires_at)
 
 
+def data_arrived(consent: ConsentRecord, shared: Container[str]) -> bool:
+    """A consent that lets lenders see personal data counts only once that data is here.
+
+    The registry publishes ConsentGranted on its broadcast topic and the data
+    (PersonalDataShared) on the private topic, in one transaction; they reach us in either
+    order. Releasing the referral on the consent alone sent the lender a LoanReferralShared
+    with no applicant, then a second one with it (issue 12); until the data arrives the
+    referral stays held, and PersonalDataShared releases it, complete, in one record.
+    """
+    return not consent.data_categories or consent.consent_id in shared
+
+
 def facts_of(
     person: KnownPerson | None,
     household: KnownHousehold | None,
     qualifications: Iterable[Qualification],
     consents: Iterable[ConsentRecord],
+    shared: Container[str] = frozenset(),
 ) -> domain.PersonFacts:
+    """`shared`: the ids of the consents whose personal data arrived (SharedData)."""
     return domain.PersonFacts(
         province_code=person.province_code if person else None,
         birth_year=person.birth_year if person else None,
         income_known=household is not None,
         income_band_ceiling=household.band_ceiling if household else None,
         qualifications=[qualification_fact(q) for q in qualifications],
-        consents=[consent_fact(c) for c in consents if c.withdrawn_at is None],
+        consents=[
+            consent_fact(c) for c in consents if c.withdrawn_at is None and data_arrived(c, shared)
+        ],
     )
 
 
@@ -87,7 +103,10 @@ async def person_facts(session: AsyncSession, person_id: str) -> domain.PersonFa
     consents = (
         await session.exec(select(ConsentRecord).where(ConsentRecord.person_id == person_id))
     ).all()
-    return facts_of(person, household, qualifications, consents)
+    shared = (
+        await session.exec(select(SharedData.consent_id).where(SharedData.person_id == person_id))
+    ).all()
+    return facts_of(person, household, qualifications, consents, set(shared))
 
 
 def last_decline(past: Iterable[Referral]) -> datetime | None:

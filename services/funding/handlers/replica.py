@@ -245,7 +245,8 @@ async def on_consent_withdrawn(session: AsyncSession, event: ConsentWithdrawn) -
 
 async def on_personal_data_shared(session: AsyncSession, event: PersonalDataShared) -> None:
     """Keep the newest data per consent; lenders with an open referral it covers are sent
-    the referral again with it (it may arrive after the referral was made)."""
+    the referral again with it (new data for a referral already sent), and a referral that
+    waited for it is released."""
     await lock_person(session, event.person_id)
     consent = await session.get(ConsentRecord, event.consent_id)
     if consent is not None and consent.withdrawn_at is not None:
@@ -273,6 +274,9 @@ async def on_personal_data_shared(session: AsyncSession, event: PersonalDataShar
             continue
         if event.lender_code in (None, referral.lender_code):
             await referrals.share(session, referral, now)
+    # A referral held until this consent's data arrived is released now, data included
+    # (referrals.data_arrived); after the loop above, so it is shared once.
+    await referrals.refer(session, event.person_id, now)
 
 
 # --- qualifications -------------------------------------------------------------------------
