@@ -77,9 +77,11 @@ def service_grants(
         grants += [
             Grant(user, "TOPIC", "LITERAL", topic, "WRITE", "publishes its events"),
             Grant(user, "TOPIC", "LITERAL", topic, "CREATE", "creates it at start-up if missing"),
+            # At start-up it counts what the broker kept, to replay a lost broker's records.
+            Grant(user, "TOPIC", "LITERAL", topic, "READ", "counts its records at start-up"),
         ]
     if publishes_to_partners(service):
-        for operation in ("WRITE", "CREATE"):
+        for operation in ("WRITE", "CREATE", "READ"):
             grants.append(
                 Grant(user, "TOPIC", "PREFIXED", PARTNER_TOPIC_PREFIX, operation, "lenders' topics")
             )
