@@ -134,6 +134,11 @@ async def set_up(training: RunningTraining, code: str) -> None:
     # The owner is known to training only once the registry's seed event has arrived.
     ok(await eventually(create, lambda r: r.status_code != 404, what="cdd known"), 201)
     ok(await training.client.post("/programmes", json=programme), 200)  # idempotent
+    # Only occupations a standard covers, or its trainees would wait for ever for one.
+    uncovered = {**programme, "code": f"{code}-x", "occupations": ["gardener", "soap-making"]}
+    refused = await training.client.post("/programmes", json=uncovered)
+    assert refused.status_code == 422 and error_fields(refused.json()) == ["occupations.1"]
+    assert (await training.client.get(f"/programmes/{code}-x")).status_code == 404
     ok(
         await training.client.post(
             "/courses",
