@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.errors import Conflict
+from shared.errors import Conflict, DomainError
 
 LOAN_REFERRAL = "loan-referral"
 
@@ -30,6 +30,30 @@ DECLINE_REASONS = frozenset(
         "other",
     }
 )
+
+
+# A lender's calendar may be on any clock: a date counts as "on or after the approval" or
+# "not after today" if it is so somewhere on Earth (UTC-12 .. UTC+14), so a lender is never
+# refused for its time zone; a date a day or more out is.
+_EARLIEST, _LATEST = timezone(timedelta(hours=-12)), timezone(timedelta(hours=14))
+
+
+def check_disbursement(
+    amount: int, on: date, approved_amount: int | None, approved_at: datetime, now: datetime
+) -> None:
+    """A disbursement pays at most the approved amount, dated from the approval to today."""
+    if approved_amount is not None and amount > approved_amount:
+        raise DomainError(
+            f"amount {amount:,} exceeds the approved {approved_amount:,} THB", field="amount"
+        )
+    approved_on = approved_at.astimezone(_EARLIEST).date()
+    today = now.astimezone(_LATEST).date()
+    if on < approved_on:
+        raise DomainError(
+            f"disbursed_on {on} is before the approval ({approved_on})", field="disbursed_on"
+        )
+    if on > today:
+        raise DomainError(f"disbursed_on {on} is in the future", field="disbursed_on")
 
 
 # --- rules as data ------------------------------------------------------------------------

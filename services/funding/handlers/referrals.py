@@ -340,7 +340,9 @@ async def decline(session: AsyncSession, referral: Referral, reason: str, now: d
 async def disburse(
     session: AsyncSession, referral: Referral, amount: int, on: Any, now: datetime
 ) -> None:
-    _move(referral, Status.DISBURSED, now)
+    if referral.status == Status.APPROVED and referral.decided_at is not None:
+        domain.check_disbursement(amount, on, referral.approved_amount, referral.decided_at, now)
+    _move(referral, Status.DISBURSED, now)  # any other status: 409
     referral.disbursed_amount, referral.disbursed_on = amount, on
     session.add(referral)
     await publish(
