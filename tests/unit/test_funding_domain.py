@@ -215,3 +215,20 @@ def test_a_disbursement_pays_at_most_the_approved_amount_between_approval_and_to
         with pytest.raises(DomainError) as caught:
             domain.check_disbursement(amount, on, 30_000, approved, now)
         assert caught.value.field == field
+
+
+def test_a_missing_fact_blocks_only_when_nothing_else_fails() -> None:
+    def blocked(**changes: object) -> list[tuple[str, str | None]]:
+        result = domain.evaluate(RULES, person(**changes), "gsb", NOW)
+        return [(c.name, c.missing) for c in result.blocked_by]
+
+    assert blocked() == []  # eligible
+    assert blocked(birth_year=None) == [("age", "birth_date")]
+    assert blocked(birth_year=None, income_known=False, income_band_ceiling=None) == [
+        ("age", "birth_date"),
+        ("income", "household_income"),
+    ]
+    assert blocked(province_code=None, consents=[]) == [("province", "province")]  # + consent
+    assert blocked(birth_year=None, province_code="10") == []  # the province fails on its value
+    assert blocked(birth_year=None, qualifications=[]) == []  # nothing to refer
+    assert blocked(income_known=True, income_band_ceiling=None) == []  # open-ended: a value
