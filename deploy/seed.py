@@ -89,9 +89,15 @@ def course_of(scenario: Scenario, occupation: str) -> str:
     return f"{scenario.programme_code}-{occupation}"[:64]
 
 
-def cohort_dates(scenario: Scenario) -> list[datetime.date]:
-    # The sources give no dates: one working week of the programme's year stands in.
-    first = datetime.date(scenario.year, 6, 3)
+def cohort_dates(scenario: Scenario, today: datetime.date | None = None) -> list[datetime.date]:
+    """The sources give no dates: a week from 3 June of the programme's year stands in. The
+    seeder records attendance and closes at once, which training allows only once the days
+    have come, so a June still ahead gives way to a week that ended a week ago."""
+    today = today or datetime.date.today()
+    first = min(
+        datetime.date(scenario.year, 6, 3),
+        today - datetime.timedelta(days=COURSE_DAYS + 7),
+    )
     return [first + datetime.timedelta(days=i) for i in range(COURSE_DAYS)]
 
 

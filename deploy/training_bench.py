@@ -51,7 +51,8 @@ from shared.topics import REGISTRY
 SEED = 2019
 SEATS_PER_VILLAGE = 20
 BAND_EDGES = [0, 2_000, 4_000, 6_000, 8_000, 10_000, 15_000, 20_000, 30_000, 50_000]
-START = date(2026, 12, 1)
+# A week that is over: training takes attendance and closes a cohort only once its days came.
+START = date.today() - timedelta(days=14)
 T = TypeVar("T")
 
 
@@ -198,7 +199,7 @@ async def bench_database(
                         "name": "bench",
                         "owner_code": "cdd",
                         "year": 2026,
-                        "occupations": ["soap-making"],
+                        "occupations": ["community-enterprise-product-processing"],
                         "target_total": villages * SEATS_PER_VILLAGE,
                     },
                 )
@@ -209,7 +210,7 @@ async def bench_database(
                     json={
                         "code": f"{code}-c",
                         "programme_code": code,
-                        "occupation": "soap-making",
+                        "occupation": "community-enterprise-product-processing",
                         "title": "Soap",
                         "days": 5,
                         "hours": 30,

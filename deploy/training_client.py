@@ -269,4 +269,8 @@ async def close(
     response = await post(
         client, f"{url}/cohorts/{cohort_code}/closure", None, _deadline(retry_for)
     )
-    return expect(response, *OK, 409)  # 409: already closed
+    if response.status_code == 409:  # fine if closed already (a retry); not if still running
+        cohort = expect(await client.get(f"{url}/cohorts/{cohort_code}"), 200)
+        if cohort["status"] == "closed":
+            return cohort
+    return expect(response, *OK)

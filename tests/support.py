@@ -115,3 +115,9 @@ def make_stack(
         # Tansu (the session broker) lacks InitProducerId; an external name keeps the default on.
         extra_env={"KAFKA_ENABLE_IDEMPOTENCE": "false", **extra_env},
     )
+
+
+def error_fields(body: Any) -> list[str]:
+    """The fields an error body names, in the old shape (`fields`) or RFC 9457's
+    (`errors`), so tests hold across the switch."""
+    return [str(e.get("field")) for e in (body.get("errors") or body.get("fields") or [])]

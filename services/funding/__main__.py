@@ -49,7 +49,8 @@ def build(settings: FundingSettings | None = None) -> Service:
     service.startup_hooks.append(seed_and_topics)
     keys = ApiKeys(db, ApiKey)
     auth_api.install(service, keys, settings.admin_key)
-    api.install(service.app, Deps(db, keys, ensure_partner_topics))
+    destinations = settings.webhook_destinations()
+    api.install(service.app, Deps(db, keys, ensure_partner_topics, destinations))
 
     async def expire() -> None:
         while True:  # in pages, so one sweep never holds a huge transaction
@@ -66,7 +67,7 @@ def build(settings: FundingSettings | None = None) -> Service:
 
     async def webhooks() -> None:
         async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
-            while await webhook_deliveries.deliver_due(db, client, settings):
+            while await webhook_deliveries.deliver_due(db, client, settings, destinations):
                 pass
 
     service.every(settings.webhook_poll_seconds, webhooks, "webhook deliveries")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.errors import Conflict
+from shared.errors import Conflict, DomainError
 
 LOAN_REFERRAL = "loan-referral"
 
@@ -30,6 +30,30 @@ DECLINE_REASONS = frozenset(
         "other",
     }
 )
+
+
+# A lender's calendar may be on any clock: a date counts as "on or after the approval" or
+# "not after today" if it is so somewhere on Earth (UTC-12 .. UTC+14), so a lender is never
+# refused for its time zone; a date a day or more out is.
+_EARLIEST, _LATEST = timezone(timedelta(hours=-12)), timezone(timedelta(hours=14))
+
+
+def check_disbursement(
+    amount: int, on: date, approved_amount: int | None, approved_at: datetime, now: datetime
+) -> None:
+    """A disbursement pays at most the approved amount, dated from the approval to today."""
+    if approved_amount is not None and amount > approved_amount:
+        raise DomainError(
+            f"amount {amount:,} exceeds the approved {approved_amount:,} THB", field="amount"
+        )
+    approved_on = approved_at.astimezone(_EARLIEST).date()
+    today = now.astimezone(_LATEST).date()
+    if on < approved_on:
+        raise DomainError(
+            f"disbursed_on {on} is before the approval ({approved_on})", field="disbursed_on"
+        )
+    if on > today:
+        raise DomainError(f"disbursed_on {on} is in the future", field="disbursed_on")
 
 
 # --- rules as data ------------------------------------------------------------------------
@@ -116,6 +140,9 @@ class Clause:
     name: str  # occupation, level, certificate, province, age, income, cool-down, consent
     passed: bool
     text: str
+    # The fact the clause could not be decided without (birth_date, household_income,
+    # province): failed for want of it, not on its value.
+    missing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +167,18 @@ class Evaluation:
     @property
     def matched(self) -> list[str]:
         return [c.text for c in self.clauses if c.passed]
+
+    @property
+    def blocked_by(self) -> list[Clause]:
+        """The clauses a missing fact fails, when nothing else does (the consent aside): the
+        person would be referred, or held for consent, once the fact is recorded."""
+        if self.qualification is None:
+            return []
+        failed = [c for c in self.clauses if not c.passed]
+        missing = [c for c in failed if c.missing]
+        if missing and all(c.missing or c.name == "consent" for c in failed):
+            return missing
+        return []
 
 
 def consent_covers(
@@ -190,6 +229,7 @@ def _person_clauses(
                 "province",
                 person.province_code in rules.provinces,
                 f"province {person.province_code or 'unknown'} in {sorted(rules.provinces)}",
+                missing=None if person.province_code else "province",
             )
         )
     if rules.age is not None:
@@ -201,6 +241,7 @@ def _person_clauses(
                 age is not None and (low is None or age >= low) and (high is None or age <= high),
                 f"age {age if age is not None else 'unknown'} in "
                 f"{low if low is not None else 0}-{high if high is not None else 'any'}",
+                missing="birth_date" if age is None else None,
             )
         )
     if rules.max_income_band_ceiling is not None:
@@ -218,6 +259,7 @@ def _person_clauses(
                 and ceiling is not None
                 and ceiling <= rules.max_income_band_ceiling,
                 text,
+                missing=None if person.income_known else "household_income",
             )
         )
     if last_declined_at is not None:

@@ -109,6 +109,27 @@ class ReferralOut(BaseModel):
     closed_reason: str | None
 
 
+class BlockedOut(BaseModel):
+    product_code: str
+    lender_code: str
+    rule_version: int
+    clause: str = Field(examples=["age"])
+    missing: str = Field(
+        description="the fact funding lacks: birth_date, household_income or province",
+        examples=["birth_date"],
+    )
+    text: str = Field(examples=["age unknown in 20-65"])
+
+
+class PersonReferralsOut(BaseModel):
+    person_id: str
+    referrals: list[ReferralOut]
+    blocked: list[BlockedOut] = Field(
+        description="live products the person meets but for a missing fact (the registry has "
+        "not recorded it): nothing is referred until it is"
+    )
+
+
 class PartnerReferralOut(ReferralOut):
     applicant: SharedPersonalData | None = Field(
         description="only what the person consented to share with this lender"

@@ -41,6 +41,8 @@ TOURISM_CLASSES = {
 ORGANISATION_KINDS = frozenset(
     {"programme-owner", "training-partner", "assessor", "lender", "fund"}
 )
+# Organisations a person may consent to share with (a consent's lender_code).
+LENDER_KINDS = frozenset({"lender", "fund"})
 TRAINER_ROLES = frozenset({"lead", "member"})
 
 # The Buddhist Era is 543 years ahead; a year this large can only be BE.

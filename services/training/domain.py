@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from shared.errors import Conflict, DomainError
@@ -29,6 +29,40 @@ class CohortStatus(StrEnum):
     OPEN = "open"  # taking applications; nobody seated yet
     SELECTED = "selected"  # seats given; later applications are placed at once
     CLOSED = "closed"  # completion evaluated; nothing changes any more
+
+
+# Cohorts meet in Thailand, which keeps UTC+7 all year: "today" is the date there.
+THAILAND = timezone(timedelta(hours=7), "ICT")
+
+
+def today_in_thailand(now: datetime) -> date:
+    return now.astimezone(THAILAND).date()
+
+
+def check_attended_day(day: date, today: date, index: int) -> None:
+    """Attendance is recorded for days that have come, never ahead of them."""
+    if day > today:
+        raise DomainError(
+            f"{day} is in the future (today is {today}): attendance is recorded on or after "
+            "the day",
+            field=f"records.{index}.date",
+        )
+
+
+def check_closable(code: str, dates: Sequence[str], seated: int, today: date) -> None:
+    """A cohort closes (completion decided) once its last day has come, with learners."""
+    last = date.fromisoformat(max(dates))
+    if today < last:
+        raise Conflict(
+            f"cohort {code} runs until {last} (today is {today}): it can close on its last "
+            "day or later",
+            cohort_status="running",
+        )
+    if seated == 0:
+        raise Conflict(
+            f"cohort {code} has nobody seated: there is no completion to decide",
+            cohort_status="empty",
+        )
 
 
 ACTIVITIES = (

@@ -144,9 +144,14 @@ def settings_for(
 
 
 @pytest.fixture
-async def funding(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterator[RunningFunding]:
+async def funding(
+    request: pytest.FixtureRequest, bootstrap: str, database_urls: dict[str, str]
+) -> AsyncIterator[RunningFunding]:
+    """Funding with settings_for's values, and a test module's FUNDING_SETTINGS over them
+    (webhook tests allow http to loopback there, for their local lender servers)."""
     admin_key = "sbk_" + secrets.token_urlsafe(24)
-    service = build(settings_for(bootstrap, database_urls["funding"], admin_key))
+    overrides = getattr(request.module, "FUNDING_SETTINGS", {})
+    service = build(settings_for(bootstrap, database_urls["funding"], admin_key, **overrides))
     await service.start()
     upstream = Upstream(bootstrap)
     await upstream.start()

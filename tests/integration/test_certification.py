@@ -599,14 +599,17 @@ async def test_keys_and_bad_input_get_clear_4xx(cert: RunningCertification) -> N
     assert field_of(await cert.client.post("/sessions", json=no_standard), 404) == "standard_code"
 
     standard = {
-        "code": "weaver-l1",
-        "occupation": "weaver",
-        "occupation_title": "Weaver",
-        "level": 1,
-        "title": "Weaver, level 1",
+        "code": "gardener-l4",
+        "occupation": "gardener",
+        "occupation_title": "Gardener",
+        "level": 4,
+        "title": "Gardener, level 4",
         "valid_years": 3,
-        "units": [{"code": "WV-01", "title": "Weave cloth", "required": True}],
+        "units": [{"code": "GD-41", "title": "Plan a public garden", "required": True}],
     }
+    # An occupation outside the shared vocabulary: training could offer no course for it.
+    weaver = {**standard, "code": "weaver-l1", "occupation": "weaver", "level": 1}
+    assert field_of(await cert.client.post("/standards", json=weaver), 422) == "occupation"
     assert (
         field_of(await cert.client.post("/standards", json={**standard, "level": 9}), 422)
         == "level"
@@ -615,9 +618,9 @@ async def test_keys_and_bad_input_get_clear_4xx(cert: RunningCertification) -> N
     ok(await cert.client.post("/standards", json=standard), 200)  # the same again
     changed = await cert.client.post("/standards", json={**standard, "valid_years": 5})
     assert field_of(changed, 409) == "valid_years"
-    taken = await cert.client.post("/standards", json={**standard, "code": "weaver-basic"})
+    taken = await cert.client.post("/standards", json={**standard, "code": "gardener-expert"})
     assert field_of(taken, 409) == "level"
-    assert ok(await cert.client.get("/standards/weaver-l1"), 200)["source"] == "operator"
+    assert ok(await cert.client.get("/standards/gardener-l4"), 200)["source"] == "operator"
 
 
 async def test_public_routes_are_rate_limited_per_client(start_certification: Starter) -> None:

@@ -4,7 +4,7 @@ read with a plain Kafka client, the lifecycle, idempotency, expiry, cool-down, e
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ from tests.integration.funding_env import (
     ok,
     person,
 )
-from tests.support import eventually
+from tests.support import error_fields, eventually
 
 __all__ = ["bootstrap", "funding"]  # fixtures
 
@@ -150,15 +150,28 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
         200,
     )
     assert (approved["status"], approved["approved_amount"]) == ("approved", 30_000)
+    # No more than approved, dated between the approval and today; each refusal changes nothing.
+    today = datetime.now(UTC).date()
+    for body, field in (
+        ({"amount": 30_001, "disbursed_on": str(today)}, "amount"),
+        ({"amount": 30_000, "disbursed_on": "2030-01-01"}, "disbursed_on"),
+        ({"amount": 30_000, "disbursed_on": str(today + timedelta(days=2))}, "disbursed_on"),
+        ({"amount": 30_000, "disbursed_on": str(today - timedelta(days=7))}, "disbursed_on"),
+    ):
+        refused = await gsb.post(path + "/disbursement", json=body, headers=key())
+        assert refused.status_code == 422, (body, refused.text)
+        assert error_fields(refused.json()) == [field], body
+    still = ok(await funding.client.get(f"/referrals/{referral['referral_id']}"), 200)
+    assert still["status"] == "approved" and still["disbursed_amount"] is None
     paid = ok(
         await gsb.post(
             path + "/disbursement",
-            json={"amount": 30_000, "disbursed_on": "2026-12-01"},
+            json={"amount": 30_000, "disbursed_on": str(today)},
             headers=key(),
         ),
         200,
     )
-    assert (paid["status"], paid["disbursed_on"]) == ("disbursed", "2026-12-01")
+    assert (paid["status"], paid["disbursed_on"]) == ("disbursed", str(today))
     replayed = await gsb.post(
         path + "/decision", json={"decision": "approved", "amount": 30_000}, headers=approve_key
     )

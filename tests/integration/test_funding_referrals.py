@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from deploy.pilot import (
     PRODUCTS_2019,
@@ -283,3 +284,45 @@ async def test_bad_rules_and_unknown_things_get_field_level_errors(
     anonymous = await funding.client.get("/referrals", headers={"Authorization": ""})
     assert anonymous.status_code == 401
     assert (await funding.client.get("/referrals/nope")).status_code == 404
+
+
+async def test_a_referral_blocked_by_a_missing_fact_says_so(funding: RunningFunding) -> None:
+    """Issue 12: a certified, consenting person with no birth date got no referral and
+    nothing said why. The person's referral view names the product, clause and fact."""
+    up = funding.upstream
+    before = funding.processed()
+    no_birth = await person(up, birth_year=None, consent=[None], occupation="housekeeper")
+    no_household = await person(up, consent=[None], occupation="housekeeper")
+    too_old = await person(up, birth_year=1930, consent=[None], occupation="housekeeper")
+    await funding.settled(before, up.sent)
+
+    async def view(someone_id: str) -> dict[str, Any]:
+        return ok(await funding.client.get(f"/people/{someone_id}/referrals"), 200)  # type: ignore[no-any-return]
+
+    def blocked(body: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {(b["product_code"], b["clause"], b["missing"]) for b in body["blocked"]}
+
+    first = await view(no_birth.person_id)
+    assert first["referrals"] == []
+    assert blocked(first) == {
+        ("gsb-occupation-loan", "age", "birth_date"),
+        ("village-fund-community-loan", "age", "birth_date"),
+        ("village-fund-community-loan", "income", "household_income"),
+    }
+    assert {b["text"] for b in first["blocked"]} >= {"age unknown in 20-65"}
+
+    # Referred to GSB; the Village Fund waits for the household's income.
+    second = await eventually(
+        lambda: view(no_household.person_id),
+        lambda body: len(body["referrals"]) == 1,
+        what="gsb referral",
+    )
+    assert second["referrals"][0]["product_code"] == "gsb-occupation-loan"
+    assert blocked(second) == {("village-fund-community-loan", "income", "household_income")}
+
+    # Too old for both: a fact that fails on its value is no block (the income aside).
+    assert (await view(too_old.person_id))["blocked"] == []
+    assert await funding.referrals(person_id=too_old.person_id) == []
+
+    unknown = await funding.client.get(f"/people/{uuid.uuid4()}/referrals")
+    assert unknown.status_code == 404

@@ -34,6 +34,9 @@ from tests.support import eventually
 
 __all__ = ["bootstrap", "funding"]  # fixtures
 
+# The lender servers below listen on loopback over plain http: allowed for these tests only.
+FUNDING_SETTINGS = {"webhook_allow_http": True, "webhook_allow_private": True}
+
 
 @dataclass
 class Hit:

@@ -15,7 +15,7 @@ from services.registry.handlers import consent
 from services.registry.tables import AuditEntry, Outbox, Person
 from shared.events import PERSONAL_DATA_FIELDS
 from tests.integration.conftest import RunningRegistry
-from tests.support import national_id
+from tests.support import error_fields, national_id
 
 
 def person(**overrides: Any) -> dict[str, Any]:
@@ -143,6 +143,33 @@ async def test_consent_has_a_receipt_and_is_withdrawn_once(registry: RunningRegi
     assert [(e["consent_id"], e["reason"]) for e in events] == [(receipt, "withdrawn")]
     granted_events = [e for e in await staged(registry, "ConsentGranted") if e["person_id"] == pid]
     assert granted_events[0]["data_categories"] == ["contact", "identity"]
+
+
+async def test_consent_names_only_a_lender_the_registry_knows(registry: RunningRegistry) -> None:
+    pid = ok(await registry.client.post("/people", json=person()), 201)["person_id"]
+    for code, why in (("kbank", "no such organisation"), ("tpqi", "kind assessor")):
+        refused = await registry.client.post(f"/people/{pid}/consents", json={"lender_code": code})
+        assert refused.status_code == 422, refused.text
+        assert error_fields(refused.json()) == ["lender_code"] and why in refused.text
+    at_registration = await registry.client.post(
+        "/people", json=person(consents=[{"lender_code": "gsb"}, {"lender_code": "kbank"}])
+    )
+    assert at_registration.status_code == 422
+    assert error_fields(at_registration.json()) == ["consents.1.lender_code"]
+    # A fund, and a lender an operator registered, are known.
+    ok(
+        await registry.client.post(f"/people/{pid}/consents", json={"lender_code": "village-fund"}),
+        201,
+    )
+    ok(
+        await registry.client.post(
+            "/organisations", json={"code": "kbank", "kind": "lender", "name_en": "Kasikornbank"}
+        ),
+        201,
+    )
+    ok(await registry.client.post(f"/people/{pid}/consents", json={"lender_code": "kbank"}), 201)
+    granted = [e for e in await staged(registry, "ConsentGranted") if e["person_id"] == pid]
+    assert sorted(e["lender_code"] for e in granted) == ["kbank", "village-fund"]
 
 
 async def test_expired_consent_is_ended_by_the_sweep(registry: RunningRegistry) -> None:

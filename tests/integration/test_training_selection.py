@@ -24,7 +24,7 @@ from services.registry.settings import RegistrySettings
 from shared.events import LearnerEnrolled, LearnerWithdrew, TrainingCompleted
 from tests.conftest import tansu
 from tests.integration.conftest import RunningRegistry, RunningTraining
-from tests.support import eventually, national_id
+from tests.support import error_fields, eventually, national_id
 
 
 @pytest.fixture
@@ -38,7 +38,8 @@ def bootstrap(tmp_path: Path) -> Iterator[str]:
 VILLAGES = [f"ubon-mss-{i:02d}" for i in range(1, 14)]
 PER_VILLAGE = 26  # 6 more than the 20 seats
 SEATS = 20
-START = date(2026, 12, 1)
+# A cohort that has ended: attendance and closure are taken only once its days have come.
+START = date.today() - timedelta(days=30)
 EDGES = RegistrySettings().income_band_edges
 
 
@@ -133,6 +134,11 @@ async def set_up(training: RunningTraining, code: str) -> None:
     # The owner is known to training only once the registry's seed event has arrived.
     ok(await eventually(create, lambda r: r.status_code != 404, what="cdd known"), 201)
     ok(await training.client.post("/programmes", json=programme), 200)  # idempotent
+    # Only occupations a standard covers, or its trainees would wait for ever for one.
+    uncovered = {**programme, "code": f"{code}-x", "occupations": ["gardener", "soap-making"]}
+    refused = await training.client.post("/programmes", json=uncovered)
+    assert refused.status_code == 422 and error_fields(refused.json()) == ["occupations.1"]
+    assert (await training.client.get(f"/programmes/{code}-x")).status_code == 404
     ok(
         await training.client.post(
             "/courses",
@@ -615,3 +621,61 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
         assert (await anonymous.get(f"/cohorts/{code}-2", headers=reader)).status_code == 200
         write = await anonymous.post(f"/cohorts/{code}-2/selection", headers=reader)
         assert write.status_code == 403
+
+
+async def test_training_is_not_completed_before_it_happens(
+    registry: RunningRegistry, training: RunningTraining
+) -> None:
+    """No attendance for a day still to come; no closing a cohort before its last day or
+    with nobody seated (issue 12: a cohort 30 days ahead closed at once)."""
+    code = "cdd-ahead"
+    ok(
+        await registry.client.post(
+            "/places/villages", json={"code": VILLAGES[0], "name_en": "v", "province_code": "34"}
+        ),
+        201,
+        200,
+    )
+    learner = Applicant(national_id(), VILLAGES[0], 3_000)
+    await register_people(registry, [learner])
+    await replica_caught_up(training, 1)
+    await set_up(training, code)
+    course = f"{code}-course"
+    ahead = date.today() + timedelta(days=30)
+    for cohort, starts_on in ((f"{code}-ahead", ahead), (f"{code}-empty", START)):
+        body = {**COHORT, "code": cohort, "course_code": course, "starts_on": str(starts_on)}
+        ok(await training.client.post("/cohorts", json=body), 201)
+    ok(
+        await training.client.post(
+            f"/cohorts/{code}-ahead/applications", json={"person_id": learner.person_id}
+        ),
+        201,
+    )
+    for cohort in (f"{code}-ahead", f"{code}-empty"):
+        ok(await training.client.post(f"/cohorts/{cohort}/selection"), 200)
+
+    future = await training.client.post(
+        f"/cohorts/{code}-ahead/attendance",
+        json={
+            "records": [
+                {"person_id": learner.person_id, "date": str(ahead), "present": True},
+                {
+                    "person_id": learner.person_id,
+                    "date": str(ahead + timedelta(days=1)),
+                    "present": True,
+                },
+            ]
+        },
+    )
+    assert future.status_code == 422, future.text
+    assert error_fields(future.json()) == ["records.0.date"] and "future" in future.text
+
+    early = await training.client.post(f"/cohorts/{code}-ahead/closure")
+    assert early.status_code == 409 and "can close on its last day" in early.text
+    empty = await training.client.post(f"/cohorts/{code}-empty/closure")
+    assert empty.status_code == 409 and "nobody seated" in empty.text
+    # Both refusals changed nothing: the cohorts are still open for records.
+    for cohort in (f"{code}-ahead", f"{code}-empty"):
+        assert ok(await training.client.get(f"/cohorts/{cohort}"), 200)["status"] == "selected"
+    counts = ok(await training.client.get("/counts"), 200)
+    assert counts.get("completed", 0) == 0 and counts.get("not_completed", 0) == 0, counts

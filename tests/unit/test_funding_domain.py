@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from services.funding import domain, webhooks
 from services.funding.domain import OPEN, TRANSITIONS, Rules, Status
 from services.funding.idempotency import fingerprint
+from shared.errors import DomainError
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 ANY = domain.ConsentFact(domain.LOAN_REFERRAL, None, None)
@@ -195,3 +196,39 @@ def test_webhook_signature_verifies_and_detects_tampering() -> None:
 def test_webhook_backoff_doubles_up_to_the_cap() -> None:
     delays = [webhooks.backoff_seconds(n, 2.0, 60.0) for n in range(1, 8)]
     assert delays == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+
+def test_a_disbursement_pays_at_most_the_approved_amount_between_approval_and_today() -> None:
+    approved = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    domain.check_disbursement(30_000, date(2026, 11, 28), 30_000, approved, now)
+    domain.check_disbursement(99_999, date(2026, 11, 25), None, approved, now)  # no amount set
+    # A day either side is some lender's local date (UTC-12 .. UTC+14): not refused.
+    domain.check_disbursement(1, date(2026, 11, 19), 30_000, approved, now)
+    domain.check_disbursement(1, date(2026, 11, 29), 30_000, approved, now)
+    for amount, on, field in (
+        (30_001, date(2026, 11, 28), "amount"),
+        (1, date(2026, 11, 18), "disbursed_on"),
+        (1, date(2026, 11, 30), "disbursed_on"),
+        (1, date(2030, 1, 1), "disbursed_on"),
+    ):
+        with pytest.raises(DomainError) as caught:
+            domain.check_disbursement(amount, on, 30_000, approved, now)
+        assert caught.value.field == field
+
+
+def test_a_missing_fact_blocks_only_when_nothing_else_fails() -> None:
+    def blocked(**changes: object) -> list[tuple[str, str | None]]:
+        result = domain.evaluate(RULES, person(**changes), "gsb", NOW)
+        return [(c.name, c.missing) for c in result.blocked_by]
+
+    assert blocked() == []  # eligible
+    assert blocked(birth_year=None) == [("age", "birth_date")]
+    assert blocked(birth_year=None, income_known=False, income_band_ceiling=None) == [
+        ("age", "birth_date"),
+        ("income", "household_income"),
+    ]
+    assert blocked(province_code=None, consents=[]) == [("province", "province")]  # + consent
+    assert blocked(birth_year=None, province_code="10") == []  # the province fails on its value
+    assert blocked(birth_year=None, qualifications=[]) == []  # nothing to refer
+    assert blocked(income_known=True, income_band_ceiling=None) == []  # open-ended: a value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from stdnum.th import pin
@@ -20,6 +21,7 @@ from deploy.pilot import (
     ieat_2019_pilot,
     suphan_buri_beauticians,
 )
+from deploy.seed import cohort_dates
 from services.funding.handlers.catalogue import load_seed
 
 SCENARIO = ieat_2019_pilot()
@@ -237,3 +239,12 @@ def test_two_programmes_combined_for_one_stack() -> None:
     assert total["registered"] == len(both.trainees)
     assert total["referrals"] == len(referrals)
     assert suphan.owner.code == "pao-suphanburi" and ieat.owner.code == "ieat"
+
+
+def test_seeded_cohorts_have_ended_before_the_seeder_closes_them() -> None:
+    """Training takes attendance and closes a cohort only once its days have come."""
+    scenario = ieat_2019_pilot(size=10)
+    assert cohort_dates(scenario, datetime.date(2026, 11, 28))[0] == datetime.date(2019, 6, 3)
+    this_year = dataclasses.replace(scenario, year=2026)
+    dates = cohort_dates(this_year, datetime.date(2026, 3, 1))  # June 2026 still ahead
+    assert dates[-1] < datetime.date(2026, 3, 1) and len(dates) == 5

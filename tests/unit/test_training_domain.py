@@ -118,3 +118,22 @@ def test_only_open_applications_can_be_withdrawn() -> None:
     domain.withdraw("waitlisted")
     with pytest.raises(Conflict):
         domain.withdraw("completed")
+
+
+def test_no_attendance_ahead_of_the_day_and_no_closing_early_or_empty() -> None:
+    today = date(2026, 11, 28)
+    domain.check_attended_day(today, today, 0)  # the day itself: fine
+    with pytest.raises(DomainError) as ahead:
+        domain.check_attended_day(date(2026, 11, 29), today, 3)
+    assert ahead.value.field == "records.3.date"
+    dates = ["2026-11-24", "2026-11-28"]
+    domain.check_closable("c", dates, seated=1, today=today)  # on the last day: fine
+    with pytest.raises(Conflict, match="can close on its last day"):
+        domain.check_closable("c", [*dates, "2026-11-30"], seated=1, today=today)
+    with pytest.raises(Conflict, match="nobody seated"):
+        domain.check_closable("c", dates, seated=0, today=today)
+
+
+def test_today_is_thailands_date() -> None:
+    late_evening_utc = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)  # 01:00 on the 29th there
+    assert domain.today_in_thailand(late_evening_utc) == date(2026, 11, 29)

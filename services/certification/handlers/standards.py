@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification.tables import Standard
+from shared import occupations
 from shared.db import Database, lock_aggregate
 from shared.errors import Conflict, DomainError
 
@@ -48,6 +49,7 @@ def _check_units(units: list[dict[str, Any]]) -> None:
 
 
 async def create(session: AsyncSession, cmd: NewStandard, *, source: str = "operator") -> Created:
+    occupations.check(cmd.occupation, "occupation")  # training offers only these
     _check_units(cmd.units)
     wanted = {k: v for k, v in cmd.__dict__.items() if k != "code"}
     existing = await session.get(Standard, cmd.code)

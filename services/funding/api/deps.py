@@ -9,6 +9,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.funding.handlers import partners
+from services.funding.webhooks import Destinations
 from shared.auth import ApiKeys, Operator, Role, Unauthenticated
 from shared.db import Database
 
@@ -21,6 +22,7 @@ class Deps:
     db: Database
     keys: ApiKeys
     ensure_topics: Callable[[Sequence[str]], Awaitable[None]]
+    destinations: Destinations = field(default_factory=Destinations)
     reader: Dependency = field(init=False)
     writer: Dependency = field(init=False)
     admin: Dependency = field(init=False)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Path, Query
 from sqlmodel import func, select
 
 from services.funding.api.deps import Deps
 from services.funding.domain import Status
 from services.funding.handlers import referrals
-from services.funding.schemas import ReferralOut
+from services.funding.schemas import BlockedOut, PersonReferralsOut, ReferralOut
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
@@ -55,6 +57,30 @@ def router(deps: Deps) -> APIRouter:
     async def read_referral(referral_id: str, _: Operator = Depends(deps.reader)) -> ReferralOut:
         async with db.transaction() as session:
             return referral_out(await referrals.get(session, referral_id))
+
+    @api.get("/people/{person_id}/referrals", response_model=PersonReferralsOut)
+    async def person_referrals(
+        person_id: str = Path(max_length=36), _: Operator = Depends(deps.reader)
+    ) -> PersonReferralsOut:
+        """The person's referrals, and under `blocked` each live product that a missing fact
+        (birth date, household income, province) keeps from them, with the clause."""
+        async with db.transaction() as session:
+            view = await referrals.person_view(session, person_id, datetime.now(UTC))
+        return PersonReferralsOut(
+            person_id=person_id,
+            referrals=[referral_out(r) for r in view.referrals],
+            blocked=[
+                BlockedOut(
+                    product_code=b.product_code,
+                    lender_code=b.lender_code,
+                    rule_version=b.rule_version,
+                    clause=b.clause.name,
+                    missing=b.clause.missing or "",
+                    text=b.clause.text,
+                )
+                for b in view.blocked
+            ],
+        )
 
     @api.get("/counts")
     async def counts(_: Operator = Depends(deps.reader)) -> dict[str, int]:

@@ -58,9 +58,14 @@ def router(deps: Deps) -> APIRouter:
     async def add_webhook(
         code: str, body: WebhookIn, _: Operator = Depends(deps.admin)
     ) -> WebhookCreated:
-        """Events on the lender's topic are also POSTed here, signed (Standard Webhooks)."""
+        """Events on the lender's topic are also POSTed here, signed (Standard Webhooks).
+
+        HTTPS to a public address only (loopback, private, link-local, multicast and
+        reserved addresses are refused, for the URL and for what its host resolves to),
+        and only to the lender's allowed hosts when the operator set a list for it."""
+        target = await deps.destinations.check(code, str(body.url))  # DNS: not in a transaction
         async with db.transaction() as session:
-            row = await webhook_deliveries.add_endpoint(session, code, str(body.url), body.secret)
+            row = await webhook_deliveries.add_endpoint(session, code, target, body.secret)
         return WebhookCreated(**_endpoint(row).model_dump(), secret=row.secret)
 
     @api.get("/lenders/{code}/webhooks", response_model=list[WebhookOut])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Container, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -359,7 +360,9 @@ async def decline(session: AsyncSession, referral: Referral, reason: str, now: d
 async def disburse(
     session: AsyncSession, referral: Referral, amount: int, on: Any, now: datetime
 ) -> None:
-    _move(referral, Status.DISBURSED, now)
+    if referral.status == Status.APPROVED and referral.decided_at is not None:
+        domain.check_disbursement(amount, on, referral.approved_amount, referral.decided_at, now)
+    _move(referral, Status.DISBURSED, now)  # any other status: 409
     referral.disbursed_amount, referral.disbursed_on = amount, on
     session.add(referral)
     await publish(
@@ -482,6 +485,50 @@ async def locked(session: AsyncSession, referral_id: str) -> Referral:
     fresh = await session.get(Referral, referral_id, populate_existing=True)
     assert fresh is not None
     return fresh
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """A live product the person would be referred to (or held for consent) but for a fact
+    funding does not have."""
+
+    product_code: str
+    lender_code: str
+    rule_version: int
+    clause: domain.Clause
+
+
+@dataclass(frozen=True)
+class PersonView:
+    referrals: list[Referral]
+    blocked: list[Blocked]
+
+
+async def person_view(session: AsyncSession, person_id: str, now: datetime) -> PersonView:
+    """A person's referrals, and the products a missing fact keeps from them (evaluated now,
+    by the live rules, as `refer` would)."""
+    rows = await search(session, person_id=person_id)
+    person = await session.get(KnownPerson, person_id)
+    if person is None and not rows:
+        raise NotFound(f"funding knows no person {person_id}", field="person_id")
+    blocked: list[Blocked] = []
+    if person is None or person.status == ACTIVE:
+        facts = await person_facts(session, person_id)
+        history: dict[str, list[Referral]] = {}
+        for row in rows:
+            history.setdefault(row.product_code, []).append(row)
+        for live in await catalogue.live_products(session):
+            past = history.get(live.product.code, [])
+            if any(domain.blocks_new_referral(r.status) for r in past):
+                continue
+            evaluation = domain.evaluate(
+                live.rules, facts, live.product.lender_code, now, last_decline(past)
+            )
+            blocked += [
+                Blocked(live.product.code, live.product.lender_code, live.version.version, c)
+                for c in evaluation.blocked_by
+            ]
+    return PersonView(rows, blocked)
 
 
 async def search(

@@ -21,20 +21,25 @@ from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings
 from services.funding.tables import Referral, WebhookDelivery, WebhookEndpoint
 from shared.db import Database
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.events import LoanReferralShared
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 
 
 async def add_endpoint(
-    session: AsyncSession, lender_code: str, url: str, secret: str | None
+    session: AsyncSession,
+    lender_code: str,
+    target: webhooks.Target,
+    secret: str | None,
 ) -> WebhookEndpoint:
+    """An endpoint at a destination Destinations.check allowed (it may resolve names, so it
+    runs before the transaction; every delivery checks again)."""
     await catalogue.lender(session, lender_code)
     endpoint = WebhookEndpoint(
         endpoint_id=str(uuid.uuid4()),
         lender_code=lender_code,
-        url=url,
+        url=target.url,
         secret=secret or webhooks.new_secret(),
         created_at=datetime.now(UTC),
     )
@@ -76,6 +81,7 @@ async def deliveries(
 @dataclass(frozen=True)
 class _Job:
     delivery_id: str
+    lender_code: str
     event_id: str
     referral_id: str
     ce_type: str
@@ -111,6 +117,7 @@ async def _claim(db: Database, settings: FundingSettings, now: datetime) -> list
             jobs.append(
                 _Job(
                     delivery.delivery_id,
+                    delivery.lender_code,
                     delivery.event_id,
                     delivery.referral_id,
                     delivery.ce_type,
@@ -123,10 +130,16 @@ async def _claim(db: Database, settings: FundingSettings, now: datetime) -> list
         return jobs
 
 
-async def _send(client: httpx.AsyncClient, job: _Job) -> tuple[int | None, str | None]:
+async def _send(
+    client: httpx.AsyncClient, job: _Job, destinations: webhooks.Destinations
+) -> tuple[int | None, str | None]:
+    try:  # again: the name may resolve elsewhere now, or the rules have changed
+        target = await destinations.check(job.lender_code, job.url)
+    except DomainError as refused:
+        return None, f"refused: {refused.message}"[:500]
     headers = webhooks.signed_headers(job.secret, job.event_id, job.body, datetime.now(UTC))
     try:
-        response = await client.post(job.url, content=job.body.encode(), headers=headers)
+        response = await target.post(client, job.body.encode(), headers)
     except httpx.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"[:500]
     if 200 <= response.status_code < 300:
@@ -164,10 +177,15 @@ async def _record(
         return delivery.status
 
 
-async def deliver_due(db: Database, client: httpx.AsyncClient, settings: FundingSettings) -> int:
+async def deliver_due(
+    db: Database,
+    client: httpx.AsyncClient,
+    settings: FundingSettings,
+    destinations: webhooks.Destinations,
+) -> int:
     """Send every delivery that is due; returns how many were attempted."""
     jobs = await _claim(db, settings, datetime.now(UTC))
     for job in jobs:  # in order: a lender sees a referral's events in the order they happened
-        status, error = await _send(client, job)
+        status, error = await _send(client, job, destinations)
         await _record(db, settings, job, status, error)
     return len(jobs)

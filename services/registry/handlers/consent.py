@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import audit
+from services.registry import audit, domain
 from services.registry.handlers import sharing
 from services.registry.schemas import ConsentIn
-from services.registry.tables import Consent, Outbox, Person
+from services.registry.tables import Consent, Organisation, Outbox, Person
 from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import ConsentGranted, ConsentWithdrawn
@@ -27,10 +27,13 @@ async def grant(
     cmd: ConsentIn,
     *,
     now: datetime | None = None,
+    field_prefix: str = "",
 ) -> Consent:
     now = now or datetime.now(UTC)
     if cmd.expires_at is not None and cmd.expires_at <= now:
-        raise DomainError("expiry must be in the future", field="expires_at")
+        raise DomainError("expiry must be in the future", field=f"{field_prefix}expires_at")
+    if cmd.lender_code is not None:
+        await _known_lender(session, cmd.lender_code, f"{field_prefix}lender_code")
     consent = Consent(
         consent_id=str(uuid.uuid4()),
         person_id=person_id,
@@ -66,6 +69,20 @@ async def grant(
         at=now,
     )
     return consent
+
+
+async def _known_lender(session: AsyncSession, code: str, field: str) -> None:
+    """A consent names a lender the registry knows: an organisation of a lending kind (the
+    shipped GSB, SME D Bank, TCG and Village Fund, or one an operator registered)."""
+    organisation = await session.get(Organisation, code)  # cached per session: bulk is cheap
+    if organisation is None or organisation.kind not in domain.LENDER_KINDS:
+        what = "no such organisation" if organisation is None else f"kind {organisation.kind}"
+        raise DomainError(
+            f"{code!r} is not a known lender ({what}); consent can name an organisation of "
+            f"kind {' or '.join(sorted(domain.LENDER_KINDS))} registered at /organisations, "
+            "or no lender (any partner lender)",
+            field=field,
+        )
 
 
 async def grant_for(session: AsyncSession, actor: str, person_id: str, cmd: ConsentIn) -> Consent:

@@ -353,8 +353,10 @@ async def register_person(
     known.remember(plan)
     if cmd.consents:
         await session.flush()  # consents reference the person
-        for grant in cmd.consents:
-            await consents.grant(session, actor, person.person_id, grant, now=now)
+        for i, grant in enumerate(cmd.consents):
+            await consents.grant(
+                session, actor, person.person_id, grant, now=now, field_prefix=f"consents.{i}."
+            )
     return Registered(person, plan.duplicates)
 
 

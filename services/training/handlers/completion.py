@@ -53,6 +53,7 @@ async def record_attendance(session: AsyncSession, cohort_code: str, marks: list
     days = set(cohort.dates)
     seated = await _seated(session, cohort, {m.person_id for m in marks})
     now = datetime.now(UTC)
+    today = domain.today_in_thailand(now)
     for i, mark in enumerate(marks):
         if mark.day.isoformat() not in days:
             raise DomainError(
@@ -60,6 +61,7 @@ async def record_attendance(session: AsyncSession, cohort_code: str, marks: list
                 f"({cohort.dates[0]} to {cohort.dates[-1]})",
                 field=f"records.{i}.date",
             )
+        domain.check_attended_day(mark.day, today, i)
         if mark.person_id not in seated:
             raise DomainError(
                 f"person {mark.person_id} holds no seat in cohort {cohort.code}",
@@ -134,6 +136,8 @@ async def close(session: AsyncSession, cohort_code: str) -> list[Outcome]:
             )
         ).all()
     }
+    now = datetime.now(UTC)
+    domain.check_closable(cohort.code, cohort.dates, len(seated), domain.today_in_thailand(now))
     present: Counter[str] = Counter()
     rows = await session.exec(
         select(Attendance.application_id).where(
@@ -141,7 +145,6 @@ async def close(session: AsyncSession, cohort_code: str) -> list[Outcome]:
         )
     )
     present.update(rows.all())
-    now = datetime.now(UTC)
     outcomes = []
     for app in sorted(seated.values(), key=lambda a: a.rank or 0):
         app.days_attended = present[app.application_id]

@@ -24,6 +24,7 @@ from services.training.tables import (
     Programme,
     ProgrammeTarget,
 )
+from shared import occupations
 from shared.errors import Conflict, DomainError, NotFound
 
 OWNER_KINDS = frozenset({"programme-owner", "training-partner"})
@@ -75,6 +76,8 @@ async def create_programme(session: AsyncSession, cmd: NewProgramme) -> Created:
     if existing is not None:
         _same_or_conflict(existing, fields, f"programme {cmd.code!r}")
         return Created(existing, created=False)
+    # Only what a standard covers, or its trainees would await certification for ever.
+    occupations.check_all(cmd.occupations, "occupations")
     owner = await session.get(KnownOrganisation, cmd.owner_code)
     if owner is None:
         raise NotFound(
