@@ -195,3 +195,19 @@ async def test_a_withdrawn_consent_reaches_the_lender_by_topic_and_webhook(
     assert [o.key for o in topic if o.ce_type == LoanReferralCancelled.ce_type()] == [
         someone.person_id
     ]
+
+
+async def test_disabling_an_endpoint_gives_up_what_was_queued_for_it(
+    funding: RunningFunding, down: LenderServer
+) -> None:
+    client = funding.client
+    endpoint = ok(await client.post("/lenders/smed/webhooks", json={"url": down.url}), 201)
+    await person(funding.upstream, consent=[None], occupation="mechanic", level=2)
+    # Queued and failing: the receiver answers 500, so the deliveries wait for a retry.
+    await eventually(lambda: _hits(down), lambda h: len(h) >= 1, what="a first attempt")
+    ok(await client.delete(f"/lenders/smed/webhooks/{endpoint['endpoint_id']}"), 200)
+    queued = await _deliveries(funding, lender_code="smed")
+    assert queued, "the person's referral queued deliveries for smed"
+    assert all(d["status"] == "dead" for d in queued), queued
+    assert {d["last_error"] for d in queued if d["attempts"] == 0} <= {"endpoint disabled"}
+    assert any(d["last_error"] == "endpoint disabled" for d in queued)

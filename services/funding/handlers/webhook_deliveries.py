@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -64,6 +65,15 @@ async def disable_endpoint(
         raise NotFound(f"lender {lender_code} has no endpoint {endpoint_id}", field="endpoint_id")
     endpoint.disabled_at = endpoint.disabled_at or datetime.now(UTC)
     session.add(endpoint)
+    # What was queued for it gives up now, visibly (`status=dead`), instead of still being sent.
+    await session.exec(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.endpoint_id) == endpoint_id,
+            col(WebhookDelivery.status) == PENDING,
+        )
+        .values(status=DEAD, last_error="endpoint disabled")
+    )
     return endpoint
 
 
