@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,3 +49,17 @@ class ServiceSettings(BaseSettings):
     consumer_retry_base_seconds: float = Field(default=0.2, gt=0)
     # Short enough that a crashed member is noticed quickly, long enough for GC pauses.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    # Event signatures (docs/decisions/0013). The service's own private key (PEM or base64);
+    # without it the key is `<event_keys_dir>/<service>.pem`, created at start if absent.
+    event_signing_key: SecretStr | None = None
+    # Shared by all services, so unprefixed: where the `.pem`/`.pub` files live, and the
+    # public keys given explicitly (JSON object: service -> base64 raw Ed25519 key).
+    event_keys_dir: Path = Field(
+        default=Path("var/keys"),
+        validation_alias=AliasChoices("EVENT_KEYS_DIR", "event_keys_dir"),
+    )
+    event_public_keys: dict[str, str] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("EVENT_PUBLIC_KEYS", "event_public_keys"),
+    )
