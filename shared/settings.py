@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
@@ -59,7 +61,20 @@ class ServiceSettings(BaseSettings):
         default=Path("var/keys"),
         validation_alias=AliasChoices("EVENT_KEYS_DIR", "event_keys_dir"),
     )
-    event_public_keys: dict[str, str] = Field(
+    event_public_keys: Annotated[dict[str, str], NoDecode] = Field(
         default_factory=dict,
         validation_alias=AliasChoices("EVENT_PUBLIC_KEYS", "event_public_keys"),
     )
+
+    @field_validator("event_public_keys", mode="before")
+    @classmethod
+    def _public_keys_json(cls, value: Any) -> Any:
+        # Blank means none (compose passes `${EVENT_PUBLIC_KEYS:-}` through).
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("event_signing_key", mode="before")
+    @classmethod
+    def _blank_signing_key(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import rfc8785
@@ -275,3 +276,28 @@ def public_document(service: str, key: Ed25519PrivateKey) -> dict[str, object]:
         "public_key": x,
         "jwk": {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": service, "use": "sig"},
     }
+
+
+def deployment_keys(services: Iterable[str]) -> dict[str, str]:
+    """Fresh keys for a deployment's Secret: `<SERVICE>_EVENT_SIGNING_KEY` for each service
+    (base64 of the raw private key: give each only to its own service) and `EVENT_PUBLIC_KEYS`."""
+    values: dict[str, str] = {}
+    public: dict[str, str] = {}
+    for service in services:
+        key = Ed25519PrivateKey.generate()
+        raw = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        values[f"{service.upper()}_EVENT_SIGNING_KEY"] = base64.b64encode(raw).decode()
+        public[service] = base64.b64encode(raw_public(key.public_key())).decode()
+    values["EVENT_PUBLIC_KEYS"] = json.dumps(public, separators=(",", ":"))
+    return values
+
+
+if __name__ == "__main__":  # python -m shared.signing > event-keys.env (then into the Secret)
+    from shared.topics import SERVICES
+
+    for name, value in deployment_keys(SERVICES).items():
+        print(f"{name}={value}")
