@@ -189,3 +189,31 @@ def test_the_partner_example_verifies_funding_records_and_refuses_altered_ones()
     assert not partner.verify(key, {k: v for k, v in raw.items() if k != "sb-signature"}, b"")
     other = signing.sign_with(signing.signer("registry"), "funding", record.headers, record.value)
     assert not partner.verify(key, {**raw, "sb-signature": other.encode()}, record.value)
+
+
+def test_the_snippet_in_the_decision_record_verifies_a_funding_record() -> None:
+    text = (Path(__file__).parents[2] / "docs/decisions/0013-signed-events.md").read_text()
+    snippet = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(compile(snippet, "0013-signed-events.md", "exec"), namespace)
+    verify = namespace["verify"]
+    assert callable(verify)
+    record = encode(
+        LoanReferralCreated(
+            person_id="00000000-0000-4000-8000-000000000001",
+            referral_id="r-2",
+            lender_code="gsb",
+            product_code="gsb-occupation-loan",
+            occupation="gardener",
+            level=2,
+            certificate_number="SB-2",
+            matched_clauses=[],
+            created_at=datetime.now(UTC),
+        ),
+        source="/skillbridge/funding",
+    )
+    key = signing.signer("funding").public_key()
+    raw = {k: v.encode() for k, v in record.headers.items()}
+    assert verify(key, raw, record.value) is True
+    assert verify(key, raw, record.value + b" ") is False
+    assert verify(key, {k: v for k, v in raw.items() if k != signing.HEADER}, record.value) is False
