@@ -227,11 +227,8 @@ class PublicKeys:
         return key
 
     def get(self, service: str) -> Ed25519PublicKey | None:
-        """An explicit key, else the cached or newly written file, else this process's own."""
-        key = self._explicit.get(service) or self._from_dir.get(service) or self._read_dir(service)
-        if key is None and service in _SIGNERS:
-            key = _SIGNERS[service].public_key()
-        return key
+        """An explicit key, else the cached or newly written file; never one made in-process."""
+        return self._explicit.get(service) or self._from_dir.get(service) or self._read_dir(service)
 
     def verify(self, headers: Mapping[str, str], value: bytes, owner: str) -> None:
         """Raise SignatureError unless `owner`'s key signed exactly these attributes and data."""
