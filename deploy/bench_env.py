@@ -3,6 +3,7 @@ to run on (SQLite always; a fresh PostgreSQL database when one is reachable, dro
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ class BenchEnv:
 async def bench_env(
     service: str, data_dir: Path, db_prefix: str, out: TextIO
 ) -> AsyncIterator[BenchEnv]:
+    # The service and the events the bench publishes as its upstream sign with one keys dir.
+    os.environ.setdefault("EVENT_KEYS_DIR", str(data_dir / "keys"))
     port = free_port()
     broker = start_tansu(port, data_dir / "broker.log")
     pg_urls: dict[str, str] = {}

@@ -182,6 +182,8 @@ class Stack:
     def service_env(self, service: str) -> dict[str, str]:
         prefix = service.upper()
         env = {
+            # The stack's services sign events with keys kept beside their data (0013).
+            "EVENT_KEYS_DIR": str(self.data_dir / "keys"),
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,

@@ -23,16 +23,22 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import Database
 from shared.envelope import Envelope, PoisonMessage, decode, peek_type
-from shared.events import Event
+from shared.events import EVENT_TYPES, Event
 from shared.inbox import InboxColumns, claim
 from shared.kafka import DeadLetters
 from shared.settings import ServiceSettings
+from shared.signing import PublicKeys
 from shared.telemetry import consumer_span
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 Record: TypeAlias = ConsumerRecord  # aiokafka's record (bytes key and value)
+
+# Distinct unknown types counted by name; past this they add to one "(other)" entry, so a
+# stream of made-up types cannot grow the counter without bound.
+MAX_UNKNOWN_TYPES = 100
+OTHER_UNKNOWN = "(other)"
 
 
 def is_transient(error: BaseException) -> bool:
@@ -72,8 +78,11 @@ class EventConsumer:
         self._topics = sorted({cls.topic() for cls in handlers})
         self._settings = settings
         self._dead_letters: DeadLetters | None = None
+        self._keys = PublicKeys.from_settings(settings)
         self.processed = 0
         self.duplicates = 0
+        # Types not in the catalogue (e.g. a producer's next major version): skipped, counted.
+        self.unknown_types: dict[str, int] = {}
 
     @property
     def topics(self) -> list[str]:
@@ -112,9 +121,12 @@ class EventConsumer:
         for record in records:
             ce_type = peek_type(record.headers or ())
             if ce_type is not None and ce_type not in self._handlers:
+                if ce_type not in EVENT_TYPES:
+                    self._count_unknown(ce_type)
                 continue  # another consumer's event on a shared topic: not ours to handle
             try:
-                items.append(_Item(record, decode(record.headers or (), record.key, record.value)))
+                envelope = decode(record.headers or (), record.key, record.value, keys=self._keys)
+                items.append(_Item(record, envelope))
             except PoisonMessage as error:
                 await self._dead_letter(record, error)
         if not items:
@@ -133,6 +145,11 @@ class EventConsumer:
             )
             for item in items:
                 await self._apply_alone(item)
+
+    def _count_unknown(self, ce_type: str) -> None:
+        if ce_type not in self.unknown_types and len(self.unknown_types) >= MAX_UNKNOWN_TYPES:
+            ce_type = OTHER_UNKNOWN
+        self.unknown_types[ce_type] = self.unknown_types.get(ce_type, 0) + 1
 
     async def _apply(self, items: list[_Item]) -> None:
         applied = skipped = 0

@@ -1,7 +1,8 @@
 """CloudEvents 1.0 in Kafka binary mode, built and parsed by the cloudevents SDK.
 
 Attributes travel as `ce_*` headers, the event's JSON is the record value and the
-person's opaque id is the record key.
+person's opaque id is the record key. Every record is signed by the service that owns its
+type (shared/signing.py) and verified before it is used.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
+from shared import signing
 from shared.events import EVENT_TYPES, Event
 
 _FORMAT = JSONFormat()
@@ -60,19 +62,21 @@ def encode(event: Event, *, source: str, event_id: str | None = None) -> Encoded
     }
     cloud_event = CloudEvent(attributes, event.model_dump(mode="json"))
     message = ce_kafka.to_binary(cloud_event, _FORMAT, key_mapper=lambda _: event.key())
-    return EncodedRecord(
-        key=event.key().encode(),
-        value=message.value,
-        headers={name: value.decode() for name, value in message.headers.items()},
-    )
+    headers = {name: value.decode() for name, value in message.headers.items()}
+    # Signed by the type's owner, stored with the outbox row: a replay or re-drive is the same.
+    headers[signing.HEADER] = signing.sign(event.service, headers, message.value)
+    return EncodedRecord(key=event.key().encode(), value=message.value, headers=headers)
 
 
 def decode(
     headers: Iterable[tuple[str, bytes]],
     key: bytes | None,
     value: bytes | None,
+    *,
+    keys: signing.PublicKeys,
 ) -> Envelope:
-    """Parse one record; raises PoisonMessage with the reason when it cannot be used."""
+    """Parse and verify one record; raises PoisonMessage with the reason when it cannot be
+    used (unsigned or forged records included)."""
     header_map = {name: raw for name, raw in headers}
     try:
         cloud_event = ce_kafka.from_binary(
@@ -87,6 +91,14 @@ def decode(
     event_cls = EVENT_TYPES.get(ce_type)
     if event_cls is None:
         raise PoisonMessage(f"unknown event type {ce_type!r}")
+    try:
+        text_headers = {
+            name: raw.decode() for name, raw in header_map.items() if name in signing.READ_HEADERS
+        }
+        # The key of the service that owns the type, whatever ce_source the record claims.
+        keys.verify(text_headers, value or b"", event_cls.service)
+    except (signing.SignatureError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"{ce_type}: {exc}") from exc
     data = cloud_event.get_data()
     if not isinstance(data, dict):
         raise PoisonMessage(f"{ce_type}: data is not a JSON object")

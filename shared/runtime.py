@@ -23,6 +23,8 @@ from shared.inbox import InboxColumns
 from shared.kafka import ensure_topics, make_broker, publisher_for, records_on_broker
 from shared.outbox import OutboxColumns, OutboxRelay, requeue_if_broker_lost
 from shared.settings import ServiceSettings
+from shared.signing import WELL_KNOWN_PATH, public_document
+from shared.signing import install as install_signing_key
 from shared.telemetry import setup_telemetry
 from shared.topics import dlq_topic, service_topic
 
@@ -46,6 +48,8 @@ class Service:
         self.outbox = outbox
         self.migrations = migrations
         self.db = Database(settings.database_url)
+        # Every event this service stages is signed with this key (docs/decisions/0013).
+        self.signing_key = install_signing_key(name, settings)
         self.broker = make_broker(settings)
         self.relay = OutboxRelay(
             self.db,
@@ -72,6 +76,7 @@ class Service:
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
         self.app.get("/stats", tags=["operations"])(self.stats)
+        self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
 
     async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
         consumed = self.consumer.topics if self.consumer else []
@@ -187,7 +192,12 @@ class Service:
             "events_processed": consumer.processed if consumer else 0,
             "duplicates_skipped": consumer.duplicates if consumer else 0,
             "dead_lettered": consumer.dead_lettered if consumer else 0,
+            "unknown_types_skipped": dict(consumer.unknown_types) if consumer else {},
         }
+
+    async def event_signing_key(self) -> dict[str, object]:
+        """The public key that verifies this service's events (partners fetch funding's)."""
+        return public_document(self.name, self.signing_key)
 
     def run(self) -> None:
         """Blocking entry point of `python -m services.<name>`."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _env(name: str) -> AliasChoices:
@@ -120,3 +121,30 @@ class ServiceSettings(KafkaSecurity):
     consumer_retry_base_seconds: float = Field(default=0.2, gt=0)
     # Short enough that a crashed member is noticed quickly, long enough for GC pauses.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+
+    # Event signatures (docs/decisions/0013). The service's own private key (PEM or base64);
+    # without it the key is `<event_keys_dir>/<service>.pem`, created at start if absent.
+    event_signing_key: SecretStr | None = None
+    # Shared by all services, so unprefixed: where the `.pem`/`.pub` files live, and the
+    # public keys given explicitly (JSON object: service -> base64 raw Ed25519 key).
+    event_keys_dir: Path = Field(
+        default=Path("var/keys"),
+        validation_alias=AliasChoices("EVENT_KEYS_DIR", "event_keys_dir"),
+    )
+    event_public_keys: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("EVENT_PUBLIC_KEYS", "event_public_keys"),
+    )
+
+    @field_validator("event_public_keys", mode="before")
+    @classmethod
+    def _public_keys_json(cls, value: Any) -> Any:
+        # Blank means none (compose passes `${EVENT_PUBLIC_KEYS:-}` through).
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("event_signing_key", mode="before")
+    @classmethod
+    def _blank_signing_key(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value

@@ -30,6 +30,16 @@ def tansu(folder: Path) -> Iterator[str]:
     broker.wait(5)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def event_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One event-signing keys dir for every service the tests run, in-process or as a
+    process, and for tests that publish as a service (docs/decisions/0013)."""
+    folder = tmp_path_factory.mktemp("event-keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EVENT_KEYS_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker of the session's own."""

@@ -15,6 +15,9 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from examples.partner_lender import signature
 
 log = logging.getLogger("partner_lender")
 
@@ -58,6 +61,9 @@ class Lender:
     amount: int = 50_000
     decided: dict[str, str] = field(default_factory=dict)  # referral id -> outcome
     cancelled: set[str] = field(default_factory=set)
+    # Funding's public key; fetched from its well-known document when not given.
+    funding_key: Ed25519PublicKey | None = None
+    rejected: int = 0  # records whose signature did not verify: never acted on
 
     def decide(self, referral: dict[str, Any]) -> dict[str, Any]:
         """This lender's own credit rule: a qualification level it trusts."""
@@ -110,6 +116,8 @@ class Lender:
             enable_auto_commit=False,
             **kafka_security(self.code),
         )
+        if self.funding_key is None:
+            self.funding_key = signature.fetch_funding_key(self.api)
         await consumer.start()
         headers = {"Authorization": f"Bearer {self.key}"}
         try:
@@ -118,9 +126,15 @@ class Lender:
                     batch = await consumer.getmany(timeout_ms=500)
                     for records in batch.values():
                         for record in records:
-                            record_headers = {k: v.decode() for k, v in record.headers}
+                            raw = dict(record.headers)
+                            if not signature.verify(self.funding_key, raw, record.value or b""):
+                                self.rejected += 1  # forged or altered: not from funding
+                                log.warning(
+                                    "rejected %s@%d: bad signature", record.topic, record.offset
+                                )
+                                continue
                             data = json.loads(record.value or b"{}")
-                            await self.handle(client, record_headers.get("ce_type", ""), data)
+                            await self.handle(client, raw.get("ce_type", b"").decode(), data)
                     if batch:
                         await consumer.commit()  # after the answers: at-least-once, idempotent
         finally:
@@ -135,9 +149,15 @@ def main() -> None:
     parser.add_argument("--api", default="http://127.0.0.1:8004", help="funding service URL")
     parser.add_argument("--min-level", type=int, default=2)
     parser.add_argument("--amount", type=int, default=50_000)
+    parser.add_argument(
+        "--funding-key",
+        help="funding's event-signing public key (base64url); default: fetched from --api",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s lender %(message)s")
     lender = Lender(args.lender, args.key, args.bootstrap, args.api, args.min_level, args.amount)
+    if args.funding_key:
+        lender.funding_key = signature.load_key(args.funding_key)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -8,9 +8,11 @@ from typing import get_args
 import pytest
 from pydantic import BaseModel
 
-from shared import events
+from shared import events, signing
 from shared.asyncapi import asyncapi_document
 from shared.envelope import PoisonMessage, decode, encode
+from shared.settings import ServiceSettings
+from shared.signing import PublicKeys
 from shared.topics import BROADCAST_TOPICS, dlq_topic, partner_topic, private_topic
 
 
@@ -84,7 +86,10 @@ def test_binary_mode_round_trip() -> None:
         assert record.headers[header]
     assert record.headers["content-type"] == "application/json"
     envelope = decode(
-        [(k, v.encode()) for k, v in record.headers.items()], record.key, record.value
+        [(k, v.encode()) for k, v in record.headers.items()],
+        record.key,
+        record.value,
+        keys=PublicKeys.from_settings(ServiceSettings()),
     )
     assert envelope.event == _award().model_copy(update={"awarded_at": envelope.event.awarded_at})  # type: ignore[attr-defined]
     assert envelope.id == record.headers["ce_id"]
@@ -132,8 +137,11 @@ def test_binary_mode_round_trip() -> None:
 def test_unusable_records_are_poison(
     headers: list[tuple[str, bytes]], value: bytes, reason: str
 ) -> None:
+    # Signed by registry, so each is refused for the reason under test, not the signature.
+    text = {k: v.decode() for k, v in headers}
+    signed = [*headers, (signing.HEADER, signing.sign("registry", text, value).encode())]
     with pytest.raises(PoisonMessage, match=reason):
-        decode(headers, b"k", value)
+        decode(signed, b"k", value, keys=PublicKeys.from_settings(ServiceSettings()))
 
 
 def test_published_json_schemas_match_the_catalogue() -> None:
