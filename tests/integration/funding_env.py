@@ -23,8 +23,10 @@ from shared.envelope import encode, source_of
 from shared.events import (
     ConsentGranted,
     Event,
+    PersonalDataShared,
     PersonRegistered,
     QualificationAwarded,
+    SharedPersonalData,
 )
 from shared.runtime import Service
 from shared.topics import partner_topic
@@ -201,7 +203,10 @@ async def person(
         )
     )
     for lender in consent or []:
-        await upstream.send(consent_granted(someone.person_id, lender, categories or []))
+        granted = consent_granted(someone.person_id, lender, categories or [])
+        await upstream.send(granted)
+        if categories:  # as the registry does: the consented data on its private topic
+            await upstream.send(shared_data(granted))
     if occupation:
         await upstream.send(award(someone, occupation, level, valid_until))
     return someone
@@ -217,6 +222,17 @@ def consent_granted(
         lender_code=lender,
         data_categories=categories,
         granted_at=datetime.now(UTC),
+    )
+
+
+def shared_data(consent: ConsentGranted) -> PersonalDataShared:
+    """The registry's answer to a consent that shares data (contact: a phone number)."""
+    return PersonalDataShared(
+        person_id=consent.person_id,
+        consent_id=consent.consent_id,
+        lender_code=consent.lender_code,
+        data=SharedPersonalData(categories=consent.data_categories, phone="0812345678"),
+        shared_at=datetime.now(UTC),
     )
 
 
