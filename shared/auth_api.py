@@ -95,6 +95,9 @@ def install(service: Service, keys: ApiKeys, admin_key: SecretStr | None) -> Non
     """Mount the key routes and, if the operator gave one, install the bootstrap admin key
     at start-up (it creates the other keys)."""
     service.app.include_router(router(service.db, keys))
+    service.app.get("/stats", tags=["operations"], dependencies=[Depends(keys.require(Role.read))])(
+        service.stats
+    )
     if admin_key is None:
         return
     token = admin_key.get_secret_value()

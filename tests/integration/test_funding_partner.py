@@ -79,7 +79,7 @@ async def test_a_partner_sees_and_decides_only_its_own(funding: RunningFunding) 
     ):
         response = await gsb.post(other + path, json=body, headers=key())
         assert response.status_code == 404, response.text
-        assert response.json()["message"] == f"no referral {tcg_ref['referral_id']}"
+        assert response.json()["detail"] == f"no referral {tcg_ref['referral_id']}"
     unknown = await gsb.get(f"/partner/referrals/{uuid.uuid4()}")
     assert unknown.status_code == 404  # the same answer as for another lender's: no leak
     assert (await tcg.get(other)).status_code == 200
@@ -117,7 +117,7 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
     # A write without an Idempotency-Key is refused.
     missing = await gsb.post(path + "/acknowledge", json={})
     assert missing.status_code == 422
-    assert missing.json()["fields"][0]["field"] == "Idempotency-Key"
+    assert missing.json()["errors"][0]["field"] == "Idempotency-Key"
 
     ack_key = key()
     first = ok(await gsb.post(path + "/acknowledge", json={}, headers=ack_key), 200)
@@ -139,7 +139,7 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
         path + "/decision", json={"decision": "declined", "reason_code": "nah"}, headers=key()
     )
     assert (
-        bad_reason.status_code == 422 and bad_reason.json()["fields"][0]["field"] == "reason_code"
+        bad_reason.status_code == 422 and bad_reason.json()["errors"][0]["field"] == "reason_code"
     )
 
     approve_key = key()

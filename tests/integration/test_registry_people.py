@@ -75,7 +75,7 @@ async def test_exact_duplicate_points_at_the_existing_record(registry: RunningRe
     again = await registry.client.post("/people", json={**body, "first_name_th": "อื่น"})
     assert again.status_code == 409
     assert again.json()["existing_person_id"] == first["person_id"]
-    assert again.json()["fields"][0]["field"] == "national_id"
+    assert again.json()["errors"][0]["field"] == "national_id"
 
 
 async def test_likely_duplicate_is_flagged_then_merged_and_others_are_told(
@@ -270,10 +270,10 @@ async def test_malformed_person_gets_field_level_422(registry: RunningRegistry) 
         json=person(national_id="1101700207031", birth_date="31/02/2530", address={}),
     )
     assert response.status_code == 422
-    fields = {f["field"] for f in response.json()["fields"]}
+    fields = {f["field"] for f in response.json()["errors"]}
     assert fields == {"national_id", "birth_date", "address.province_code"}
     unknown_province = await registry.client.post(
         "/people", json=person(address={"province_code": "99"})
     )
     assert unknown_province.status_code == 422
-    assert unknown_province.json()["fields"][0]["field"] == "address.province_code"
+    assert unknown_province.json()["errors"][0]["field"] == "address.province_code"

@@ -13,6 +13,7 @@ from services.registry.handlers import consent, people
 from services.registry.schemas import ConsentIn, PersonIn, PersonPatch
 from services.registry.tables import Consent, DuplicateFlag, Person
 from shared.auth import Operator
+from shared.http import ERASED
 
 
 class PersonCreated(BaseModel):
@@ -81,7 +82,7 @@ class MergeIn(BaseModel):
 
 
 def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["people"])
+    api = APIRouter(tags=["people"], responses=ERASED)
     db = deps.db
 
     @api.post("/people", status_code=201, response_model=PersonCreated)
