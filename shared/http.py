@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError, Gone, NotFound, TooManyRequests
+from shared.types import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -175,16 +176,37 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 _SOURCES = ("body", "query", "path", "header", "cookie")
 
 
+async def _check_key(request: Request) -> None:
+    """Raise the route's 401/403 if its key check refuses this request."""
+    route = request.scope.get("route")
+    for found in _guards(getattr(route, "dependant", None)):
+        if found.check is not None:
+            await found.check(request)
+
+
+async def _clean_parameters(request: Request) -> None:
+    """Path and query values with invisible or control characters (a NUL reaches PostgreSQL
+    as an error) are refused, naming the parameter."""
+    for params in (request.path_params, request.query_params):
+        for name, value in params.items():
+            if isinstance(value, str):
+                try:
+                    clean_text(value)
+                except ValueError as error:
+                    await _check_key(request)  # a keyless request is told 401 first
+                    raise DomainError(str(error), field=name) from None
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    # Every route added from now on (each service's routers) checks its parameters.
+    app.router.dependencies.append(Depends(_clean_parameters))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        route = request.scope.get("route")
-        for found in _guards(getattr(route, "dependant", None)):
-            if found.check is not None:
-                try:
-                    await found.check(request)
-                except DomainError as refused:
-                    return domain_problem(request, refused)
+        try:
+            await _check_key(request)
+        except DomainError as refused:
+            return domain_problem(request, refused)
         errors = [
             {"field": _field_path(tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
             for err in exc.errors()

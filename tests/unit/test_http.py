@@ -106,6 +106,13 @@ async def test_the_key_is_checked_before_the_body(client: httpx.AsyncClient) -> 
     problem_of(broken, 401, "unauthenticated")
 
 
+async def test_control_characters_in_parameters_are_refused(client: httpx.AsyncClient) -> None:
+    body = problem_of(await client.get("/cohorts/a%00b"), 422, "validation-error")
+    assert [e["field"] for e in body["errors"]] == ["code"]  # type: ignore[attr-defined]
+    keyless = await client.post("/cohorts/a%E2%80%AEb/records", json={"records": []})
+    problem_of(keyless, 401, "unauthenticated")
+
+
 async def test_not_found_names_the_path_parameter(client: httpx.AsyncClient) -> None:
     body = problem_of(await client.get("/cohorts/zz"), 404, "not-found")
     assert body["errors"] == [{"field": "code", "message": "no cohort zz", "type": "not-found"}]

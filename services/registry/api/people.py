@@ -14,6 +14,7 @@ from services.registry.schemas import ConsentIn, PersonIn, PersonPatch
 from services.registry.tables import Consent, DuplicateFlag, Person
 from shared.auth import Operator
 from shared.http import ERASED
+from shared.types import Input
 
 
 class PersonCreated(BaseModel):
@@ -76,7 +77,7 @@ class PersonOut(BaseModel):
         return cls.model_validate(data)
 
 
-class MergeIn(BaseModel):
+class MergeIn(Input):
     survivor_id: str = Field(description="the record that stays")
     merged_id: str = Field(description="the record retired into the survivor")
 
