@@ -225,7 +225,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        # Starlette's own: unknown route (404), wrong method (405, with Allow), body limits.
+        # Starlette's own: unknown route (404), wrong method (405, with Allow), body limits,
+        # a body that cannot be read (400: not UTF-8), which a keyless caller is not told.
+        if exc.status_code == 400:
+            try:
+                await _check_key(request)
+            except DomainError as refused:
+                return domain_problem(request, refused)
         return problem(
             request.url.path, exc.status_code, detail=str(exc.detail), headers=exc.headers
         )
@@ -245,9 +251,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _DESCRIPTIONS = {
+    400: "The body could not be read (e.g. not UTF-8)",
     401: "No API key, or an unknown or revoked one",
     403: "The key's role does not allow this",
-    404: "No such resource (the path parameter is named in `errors`)",
+    404: "No such resource, in the path or named by the body (the field is in `errors`)",
     409: "Conflicts with the current state",
     410: "The record was erased",
     413: "The request body is larger than the limit",
@@ -271,12 +278,13 @@ def _statuses(route: Any) -> set[int]:
     for sub in dependant.dependencies:  # parameters of dependencies count too
         params += [*sub.query_params, *sub.header_params, *sub.path_params]
     writes = bool((route.methods or set()) - {"GET", "HEAD", "OPTIONS"})
-    if dependant.path_params:
+    body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+    if dependant.path_params or body:  # a body can name a record that does not exist
         found.add(404)
     if writes:
         found.add(409)
-    if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):
-        found |= {413, 422}
+    if body:
+        found |= {400, 413, 422}
     if params or writes:
         found.add(422)
     return found

@@ -104,6 +104,16 @@ async def test_the_key_is_checked_before_the_body(client: httpx.AsyncClient) -> 
         "/cohorts/c1/records", content=b"{", headers={"Content-Type": "application/json"}
     )
     problem_of(broken, 401, "unauthenticated")
+    not_utf8 = {"Content-Type": "application/json"}
+    problem_of(
+        await client.post("/cohorts/c1/records", content=b'"\xff"', headers=not_utf8),
+        401,
+        "unauthenticated",
+    )
+    unreadable = await client.post(
+        "/cohorts/c1/records", content=b'"\xff"', headers={**not_utf8, "X-API-Key": "admin"}
+    )
+    problem_of(unreadable, 400, "bad-request")
 
 
 async def test_control_characters_in_parameters_are_refused(client: httpx.AsyncClient) -> None:
@@ -165,7 +175,7 @@ async def test_a_streamed_body_is_counted_as_it_arrives(client: httpx.AsyncClien
 def test_openapi_documents_problems_per_operation() -> None:
     schema = app_under_test().openapi()
     records = schema["paths"]["/cohorts/{code}/records"]["post"]["responses"]
-    assert {"401", "403", "404", "409", "413", "422"} <= set(records)
+    assert {"400", "401", "403", "404", "409", "413", "422"} <= set(records)
     ref = records["401"]["content"]["application/problem+json"]["schema"]["$ref"]
     assert ref == "#/components/schemas/ProblemDetails"
     assert "HTTPValidationError" not in schema["components"]["schemas"]
