@@ -407,9 +407,9 @@ def install_health(app: FastAPI, readiness: Callable[[], Awaitable[str | None]])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "Not ready"}})
     async def readyz() -> JSONResponse:
         reason = await readiness()
         if reason:
-            return JSONResponse(status_code=503, content={"status": "not ready", "reason": reason})
+            return problem("/readyz", 503, code="not-ready", title="Not ready", detail=reason)
         return JSONResponse(status_code=200, content={"status": "ready"})

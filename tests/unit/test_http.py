@@ -12,7 +12,13 @@ from pydantic import BaseModel
 
 from shared.auth import Forbidden, Unauthenticated, presented_key
 from shared.errors import Conflict, NotFound
-from shared.http import PROBLEM_TYPE_BASE, guard, install_body_limit, install_error_handlers
+from shared.http import (
+    PROBLEM_TYPE_BASE,
+    guard,
+    install_body_limit,
+    install_error_handlers,
+    install_health,
+)
 
 
 class Record(BaseModel):
@@ -180,3 +186,17 @@ def test_openapi_documents_problems_per_operation() -> None:
     assert ref == "#/components/schemas/ProblemDetails"
     assert "HTTPValidationError" not in schema["components"]["schemas"]
     assert "401" not in schema["paths"]["/cohorts/{code}"]["get"]["responses"]
+
+
+async def test_not_ready_is_a_problem_too() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    async def starting() -> str | None:
+        return "starting"
+
+    install_health(app, starting)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        body = problem_of(await c.get("/readyz"), 503, "not-ready")
+    assert body["detail"] == "starting"
