@@ -1,6 +1,6 @@
 """schemathesis over every service's OpenAPI, as an outside client would: over HTTP, with the
-admin key and with no key. Any 5xx, or a status, content type or body that the operation
-does not document, fails.
+admin key and with no key (and the partner API with a lender's key). Any 5xx, or a status,
+content type or body that the operation does not document, fails.
 
 The four services run in-process (uvicorn in a thread of their own, on free ports) on the
 session broker and fresh databases. Bounded for `make test` (FUZZ_MAX_EXAMPLES per
@@ -69,6 +69,7 @@ BUILDERS: dict[str, tuple[Callable[..., Service], type[ServiceSettings], dict[st
 class Running:
     urls: dict[str, str]
     admin_key: str
+    partner_key: str  # gsb's, made before any fuzzing (which may revoke keys it can list)
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +110,14 @@ def running(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             urls[name] = f"http://127.0.0.1:{port}"
             # One at a time: Alembic's migration context is process-global.
             _ready(client, urls[name])
+        created = client.post(
+            f"{urls['funding']}/lenders/gsb/keys",
+            json={"name": "fuzz"},
+            headers={"Authorization": f"Bearer {admin_key}"},
+        )
+        assert created.status_code == 201, created.text
     try:
-        yield Running(urls, admin_key)
+        yield Running(urls, admin_key, created.json()["token"])
     finally:
         for server in servers:
             server.should_exit = True
@@ -135,16 +142,29 @@ def _ready(client: httpx.Client, url: str, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
+def test_the_partner_api_with_a_lender_key(running: Running, tmp_path: Path) -> None:
+    """The partner routes refuse the admin key, so a lender's key reaches their handlers.
+    First: the admin run may revoke the lender's key (it can list them)."""
+    url = running.urls["funding"]
+    token = running.partner_key
+    fuzz("funding key=gsb", url, token, tmp_path, "--include-path-regex", "^/partner/")
+
+
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("service", list(BUILDERS))
 def test_no_server_errors_and_responses_as_documented(
     running: Running, service: str, key: str, tmp_path: Path
 ) -> None:
-    headers = ["-H", f"Authorization: Bearer {running.admin_key}"] if key == "admin" else []
+    token = running.admin_key if key == "admin" else None
+    fuzz(f"{service} key={key}", running.urls[service], token, tmp_path)
+
+
+def fuzz(label: str, url: str, token: str | None, folder: Path, *extra: str) -> None:
+    headers = ["-H", f"Authorization: Bearer {token}"] if token else []
     command = [
         SCHEMATHESIS,
         "run",
-        f"{running.urls[service]}/openapi.json",
+        f"{url}/openapi.json",
         "--checks",
         os.environ.get("FUZZ_CHECKS", CHECKS),
         "--max-examples",
@@ -161,12 +181,12 @@ def test_no_server_errors_and_responses_as_documented(
         "none",  # each run on its own: no examples carried over from the last one
         "--no-color",
         *headers,
+        *extra,
     ]
     # In a folder of its own: schemathesis keeps a replay cache in the working directory.
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=folder
     )
-    summary = result.stdout[-6000:]
     if os.environ.get("FUZZ_MAX_EXAMPLES"):
-        print(f"\n=== {service} key={key} ===\n{summary}")
-    assert result.returncode == 0, f"{' '.join(command[:3])}\n{result.stdout}\n{result.stderr}"
+        print(f"\n=== {label} ===\n{result.stdout[-6000:]}")
+    assert result.returncode == 0, f"{label}\n{result.stdout}\n{result.stderr}"
