@@ -88,6 +88,12 @@ async def test_a_partner_sees_and_decides_only_its_own(funding: RunningFunding) 
     ).status_code == 401  # operator keys are not partner keys
     no_key = await gsb.get("/partner/referrals", headers={"Authorization": "Bearer sbp_nope"})
     assert no_key.status_code == 401
+    # The key is checked before the body: a bad body with a bad key is told 401, not 422.
+    bad_body = {"decision": "maybe", "amount": 2**64}
+    unknown_key = {"Authorization": "Bearer sbp_nope", **key()}
+    keyless = await gsb.post(f"{other}/decision", json=bad_body, headers=unknown_key)
+    assert keyless.status_code == 401, keyless.text
+    assert keyless.headers["content-type"] == "application/problem+json"
 
     # Each topic carries its own lender's referrals only, read with a plain Kafka client.
     for lender, someone in (("gsb", for_gsb), ("tcg", for_tcg)):
@@ -128,6 +134,8 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
     # A different body under a used key: 422, and not applied.
     clash = await gsb.post(path + "/acknowledge", json={"note": "other"}, headers=ack_key)
     assert clash.status_code == 422
+    assert clash.json()["type"] == "https://skillbridge.example/problems/idempotency-mismatch"
+    assert clash.json()["errors"][0]["field"] == "Idempotency-Key"
     # The same step under a new key is a new request: illegal now.
     assert (await gsb.post(path + "/acknowledge", json={}, headers=key())).status_code == 409
 
