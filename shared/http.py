@@ -10,7 +10,7 @@ derived from the route (its dependencies, parameters and method) in `document_er
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -22,9 +22,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-try:  # FastAPI >= 0.130 keeps included routers whole; this flattens them as its OpenAPI does
+try:  # Newer FastAPI keeps an included router whole in app.routes; this flattens it, as
+    # FastAPI's own OpenAPI does.
     from fastapi.routing import iter_route_contexts
-except ImportError:  # pragma: no cover - older FastAPI lists every route in app.routes
+except ImportError:  # pragma: no cover - older FastAPI copies every route into app.routes
 
     def iter_route_contexts(routes: Any) -> Any:  # type: ignore[misc]
         return iter(routes)
@@ -94,7 +95,10 @@ def problem(
     extra: Mapping[str, object] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status the standard library does not name
+        phrase = "Error"
     code = code or _CODES.get(status) or phrase.lower().replace(" ", "-")
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
@@ -168,7 +172,7 @@ def _guards(dependant: Dependant | None) -> Iterator[Guard]:
         yield from _guards(sub)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
+def _field_path(loc: Sequence[int | str]) -> str:
     parts = [str(p) for p in loc[1:]] if loc and loc[0] in _SOURCES else [str(p) for p in loc]
     return ".".join(parts) or str(loc[0] if loc else "body")
 
@@ -208,7 +212,12 @@ def install_error_handlers(app: FastAPI) -> None:
         except DomainError as refused:
             return domain_problem(request, refused)
         errors = [
-            {"field": _field_path(tuple(err["loc"])), "message": err["msg"], "type": err["type"]}
+            {
+                # JSON that does not parse is located by character offset: the body's fault.
+                "field": "body" if err["type"] == "json_invalid" else _field_path(err["loc"]),
+                "message": err["msg"],
+                "type": err["type"],
+            }
             for err in exc.errors()
         ]
         return problem(

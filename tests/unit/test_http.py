@@ -110,6 +110,12 @@ async def test_the_key_is_checked_before_the_body(client: httpx.AsyncClient) -> 
         "/cohorts/c1/records", content=b"{", headers={"Content-Type": "application/json"}
     )
     problem_of(broken, 401, "unauthenticated")
+    broken_with_key = await client.post(
+        "/cohorts/c1/records",
+        content=b"{",
+        headers={"Content-Type": "application/json", "X-API-Key": "admin"},
+    )
+    assert problem_of(broken_with_key, 422, "validation-error")["errors"][0]["field"] == "body"  # type: ignore[index]
     not_utf8 = {"Content-Type": "application/json"}
     problem_of(
         await client.post("/cohorts/c1/records", content=b'"\xff"', headers=not_utf8),
