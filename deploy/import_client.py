@@ -52,7 +52,7 @@ def _explain(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}: {response.text[:500]}"
-    return f"HTTP {response.status_code}: {body.get('message') or body}"
+    return f"HTTP {response.status_code}: {body.get('detail') or body}"
 
 
 async def upload(client: httpx.AsyncClient, path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel, select
 
 from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
+from shared.http import guard
 
 TOKEN_PREFIX = "sbk_"
 # The key the operator gives at start-up (<SERVICE>_ADMIN_KEY); it creates the other keys.
@@ -35,10 +36,14 @@ class Role(IntEnum):
 
 class Unauthenticated(DomainError):
     status = 401
+    code = "unauthenticated"
+    title = "An API key is required"
 
 
 class Forbidden(DomainError):
     status = 403
+    code = "forbidden"
+    title = "The key's role does not allow this"
 
 
 class ApiKeyColumns(SQLModel):
@@ -69,6 +74,14 @@ def hash_token(token: str) -> str:
 
 _bearer = HTTPBearer(auto_error=False)
 _header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def presented_key(request: Request) -> str | None:
+    """The key as the dependencies read it: a Bearer token, else the X-API-Key header."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return request.headers.get("x-api-key")
 
 
 class ApiKeys:
@@ -168,17 +181,24 @@ class ApiKeys:
     def require(self, role: Role) -> Callable[..., Awaitable[Operator]]:
         """A FastAPI dependency: the calling operator, if their key has at least `role`."""
 
+        async def check(token: str | None) -> Operator:
+            operator = await self.authenticate(token)
+            if operator.role < role:
+                raise Forbidden(
+                    f"this needs a {role.name} key; {operator.name!r} is {operator.role.name}"
+                )
+            return operator
+
         async def dependency(
             request: Request,
             bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
             header: str | None = Depends(_header),
         ) -> Operator:
-            operator = await self.authenticate(bearer.credentials if bearer else header)
-            if operator.role < role:
-                raise Forbidden(
-                    f"this needs a {role.name} key; {operator.name!r} is {operator.role.name}"
-                )
+            operator = await check(bearer.credentials if bearer else header)
             request.state.operator = operator
             return operator
 
-        return dependency
+        async def check_request(request: Request) -> Operator:
+            return await check(presented_key(request))
+
+        return guard(dependency, {401, 403}, check_request)

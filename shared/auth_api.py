@@ -9,18 +9,17 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 from sqlmodel import col, func, select
 
 from shared.auth import BOOTSTRAP_ADMIN, ApiKeyColumns, ApiKeys, Operator, Role
 from shared.db import Database
 from shared.errors import Conflict, NotFound
 from shared.runtime import Service
+from shared.types import Input
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class KeyIn(Input):
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$",
         description="who or what uses the key; recorded as the actor in the audit log",
@@ -103,6 +102,9 @@ def install(service: Service, keys: ApiKeys, admin_key: SecretStr | None) -> Non
     """Mount the key routes and, if the operator gave one, install the bootstrap admin key
     at start-up (it creates the other keys)."""
     service.app.include_router(router(service.db, keys))
+    service.app.get("/stats", tags=["operations"], dependencies=[Depends(keys.require(Role.read))])(
+        service.stats
+    )
     if admin_key is None:
         return
     token = admin_key.get_secret_value()

@@ -18,7 +18,7 @@ from shared.consumer import EventConsumer, Handler
 from shared.db import Database
 from shared.envelope import source_of
 from shared.events import CATALOGUE, PARTNER, Event
-from shared.http import install_error_handlers, install_health
+from shared.http import install_body_limit, install_error_handlers, install_health
 from shared.inbox import InboxColumns
 from shared.kafka import ensure_topics, make_broker, publisher_for, records_on_broker
 from shared.outbox import OutboxColumns, OutboxRelay, requeue_if_broker_lost
@@ -75,8 +75,11 @@ class Service:
         self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
-        self.app.get("/stats", tags=["operations"])(self.stats)
         self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
+        # Paths with a limit of their own (e.g. the registry's CSV upload), read per request.
+        self.body_limits: dict[str, int] = {}
+        install_body_limit(self.app, settings.max_body_bytes, self.body_limits)
+        # `/stats` needs a read key: shared/auth_api.install mounts it with the key routes.
 
     async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
         consumed = self.consumer.topics if self.consumer else []

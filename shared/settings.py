@@ -106,6 +106,9 @@ class ServiceSettings(KafkaSecurity):
         validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS", "topic_partitions"),
     )
 
+    # Larger request bodies get 413 (shared/http.BodyLimit); a route may have its own.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)

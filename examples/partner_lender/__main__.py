@@ -88,7 +88,7 @@ class Lender:
                 headers={"Idempotency-Key": f"{self.code}-{step}-{referral_id}"},
             )
             if response.status_code == 409:  # cancelled or expired meanwhile: nothing to do
-                log.info("%s %s refused: %s", step, referral_id, response.json()["message"])
+                log.info("%s %s refused: %s", step, referral_id, response.json()["detail"])
                 return None
             response.raise_for_status()
             answer: dict[str, Any] = response.json()

@@ -12,6 +12,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from shared.errors import TooManyRequests
+from shared.http import guard
 
 
 class RateLimit:
@@ -22,6 +23,7 @@ class RateLimit:
         self.spec = spec
         self.trust_forwarded_for = trust_forwarded_for
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        guard(self, {429})  # documented as 429 on every route that uses it
 
     def client(self, request: Request) -> str:
         forwarded = request.headers.get("x-forwarded-for")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, model_validator
+
+from shared.types import Input, SafeDate
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["gardener-l1"])]
 UnitCode = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.-]{0,15}$", examples=["GD-01"])]
@@ -13,8 +15,8 @@ PersonId = Annotated[str, Field(min_length=1, max_length=36)]
 CertificateNumber = Annotated[str, Field(pattern=r"^[A-Z0-9-]{1,32}$")]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(Input):
+    """Unknown fields refused, text NFC without invisible characters (shared/types.py)."""
 
 
 # --- standards ------------------------------------------------------------------------
@@ -23,16 +25,16 @@ class Strict(BaseModel):
 class UnitIn(Strict):
     code: UnitCode
     title: str = Field(min_length=1, max_length=200)
-    required: bool
+    required: StrictBool
 
 
 class StandardIn(Strict):
     code: Code
     occupation: Code
     occupation_title: str = Field(min_length=1, max_length=200)
-    level: int = Field(ge=1, le=8, description="qualification level, 1-8")
+    level: StrictInt = Field(ge=1, le=8, description="qualification level, 1-8")
     title: str = Field(min_length=1, max_length=200)
-    valid_years: int = Field(ge=1, le=10, description="how long a certificate is valid")
+    valid_years: StrictInt = Field(ge=1, le=10, description="how long a certificate is valid")
     units: list[UnitIn] = Field(min_length=1, max_length=100)
 
 
@@ -54,7 +56,7 @@ class SessionIn(Strict):
     code: Code
     standard_code: Code
     assessor_code: Code = Field(description="an organisation of kind 'assessor', e.g. tpqi")
-    held_on: date
+    held_on: SafeDate
     venue: str | None = Field(default=None, max_length=200)
 
 
@@ -70,7 +72,7 @@ class SessionOut(BaseModel):
 
 class EvidenceIn(Strict):
     description: str = Field(min_length=1, max_length=2000)
-    years: int = Field(ge=0, le=60, description="years of experience in the occupation")
+    years: StrictInt = Field(ge=0, le=60, description="years of experience in the occupation")
 
 
 class CandidateIn(Strict):

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from shared.errors import Conflict, DomainError
+from shared.types import MAX_MONEY
 
 LOAN_REFERRAL = "loan-referral"
 
@@ -62,8 +63,8 @@ def check_disbursement(
 class AgeRange(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    min: int | None = Field(default=None, ge=0, le=120)
-    max: int | None = Field(default=None, ge=0, le=120)
+    min: StrictInt | None = Field(default=None, ge=0, le=120)
+    max: StrictInt | None = Field(default=None, ge=0, le=120)
 
     @model_validator(mode="after")
     def _ordered(self) -> AgeRange:
@@ -80,26 +81,29 @@ class Rules(BaseModel):
     occupations: list[str] | None = Field(
         default=None, description="Occupation codes; null: any occupation", min_length=1
     )
-    min_level: int = Field(default=1, ge=1, le=8, description="Lowest qualification level")
+    min_level: StrictInt = Field(default=1, ge=1, le=8, description="Lowest qualification level")
     provinces: list[str] | None = Field(
         default=None, description="TIS 1099 province codes; null: anywhere", min_length=1
     )
-    max_income_band_ceiling: int | None = Field(
+    max_income_band_ceiling: StrictInt | None = Field(
         default=None,
         ge=0,
+        le=MAX_MONEY,
         description="The household's income band must end at or below this (THB a month); "
         "null: no income clause. An unknown income or an open-ended band fails it.",
     )
     age: AgeRange | None = Field(default=None, description="Age in years (this year - birth year)")
-    certificate_valid: bool = Field(default=True, description="The certificate must be in force")
+    certificate_valid: StrictBool = Field(
+        default=True, description="The certificate must be in force"
+    )
     required_consent: str = Field(
         default=LOAN_REFERRAL,
         description="Consent purpose that must cover the lender; without it the referral waits",
     )
-    cooldown_days: int = Field(
+    cooldown_days: StrictInt = Field(
         default=90, ge=0, le=3650, description="No new referral this long after a decline"
     )
-    sla_days: int = Field(
+    sla_days: StrictInt = Field(
         default=30, ge=0, le=365, description="The lender must decide within this; else expired"
     )
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, Field, HttpUrl
 
 from services.funding.domain import Rules
 from shared.events import SharedPersonalData
+from shared.types import Input, Money, SafeDate
 
 LenderCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", examples=["gsb"])]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["gsb-occupation-loan"])]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(Input):
+    """Unknown fields refused, text NFC without invisible characters (shared/types.py)."""
 
 
 class LenderIn(Strict):
@@ -152,8 +153,15 @@ class PartnerKeyCreated(PartnerKeyOut):
     token: str = Field(description="shown this once; only its hash is kept")
 
 
+def _fits_column(url: HttpUrl) -> HttpUrl:
+    # Measured as stored: normalising (a trailing slash, percent-encoding) can lengthen it.
+    if len(str(url)) > 2000:
+        raise ValueError("a URL of at most 2000 characters")
+    return url
+
+
 class WebhookIn(Strict):
-    url: HttpUrl
+    url: Annotated[HttpUrl, AfterValidator(_fits_column)]
     secret: str | None = Field(
         default=None,
         pattern=r"^whsec_[A-Za-z0-9+/=]{24,}$",
@@ -198,10 +206,10 @@ class AcknowledgeIn(Strict):
 
 class DecisionIn(Strict):
     decision: Literal["approved", "declined"]
-    amount: int | None = Field(default=None, ge=0, description="approved amount (THB)")
+    amount: Money | None = Field(default=None, description="approved amount (THB)")
     reason_code: str | None = Field(default=None, description="required when declined")
 
 
 class DisbursementIn(Strict):
-    amount: int = Field(gt=0, description="THB")
-    disbursed_on: date
+    amount: Money = Field(gt=0, description="THB")
+    disbursed_on: SafeDate

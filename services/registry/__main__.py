@@ -25,6 +25,7 @@ def build(settings: RegistrySettings | None = None) -> Service:
         migrations=Path(__file__).parent / "migrations",
     )
     keys = ApiKeys(service.db, ApiKey)
+    service.body_limits["/imports"] = settings.import_max_body_bytes
     service.startup_hooks.append(partial(places.load_reference_data, service.db))
     auth_api.install(service, keys, settings.admin_key)
     api.install(service.app, Deps(service.db, settings, keys))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from services.registry import domain
 from shared.errors import DomainError
+from shared.types import Input, Money, SafeDateTime, date_as_text
 
 ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="official 2-digit code")]
 PlaceCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
@@ -48,23 +49,18 @@ def _categories(value: list[str]) -> list[str]:
     return sorted(set(value))
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise DomainError("give a timezone, e.g. 2027-01-01T00:00:00+07:00")
-    return value
-
-
 NationalId = Annotated[str, AfterValidator(_rule(domain.national_id))]
 BirthDate = Annotated[
     date | None,
     BeforeValidator(_rule(domain.birth_date)),
+    BeforeValidator(date_as_text),  # runs first: {}, [], false and 0 are no dates
     Field(description="YYYY-MM-DD or DD/MM/YYYY; Buddhist Era years accepted"),
 ]
 Sex = Annotated[str | None, AfterValidator(_rule(_sex)), Field(examples=["female"])]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(Input):
+    """Unknown fields refused, text NFC without invisible characters (shared/types.py)."""
 
 
 class ConsentIn(Strict):
@@ -75,7 +71,7 @@ class ConsentIn(Strict):
     data_categories: Annotated[list[str], AfterValidator(_rule(_categories))] = Field(
         default_factory=list, examples=[["contact"]]
     )
-    expires_at: Annotated[datetime | None, AfterValidator(_rule(_aware))] = None
+    expires_at: SafeDateTime | None = None
 
 
 class AddressIn(Strict):
@@ -118,8 +114,8 @@ class HouseholdIn(Strict):
     province_code: ProvinceCode
     village_code: PlaceCode | None = None
     members: list[str] = Field(default_factory=list, description="person ids")
-    monthly_income: int | None = Field(default=None, ge=0, description="THB per month")
+    monthly_income: Money | None = Field(default=None, description="THB per month")
 
 
 class IncomeIn(Strict):
-    monthly_income: int = Field(ge=0, description="THB per month")
+    monthly_income: Money = Field(description="THB per month")

@@ -22,6 +22,8 @@ class RegistrySettings(ServiceSettings):
 
     consent_sweep_seconds: float = Field(default=60.0, gt=0)
     import_batch_rows: int = Field(default=1_000, ge=1)
+    # The CSV upload (POST /imports) streams to the database: far above the 1 MiB default.
+    import_max_body_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
 
     @field_validator("income_band_edges")
     @classmethod

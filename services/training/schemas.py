@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from services.training.domain import ACTIVITIES
+from shared.types import Input, SafeDate
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["ieat-2019"])]
 PlaceCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
@@ -15,23 +16,23 @@ PersonId = Annotated[str, Field(min_length=1, max_length=36)]
 Activity = Literal[ACTIVITIES]  # type: ignore[valid-type]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class Strict(Input):
+    """Unknown fields refused, text NFC without invisible characters (shared/types.py)."""
 
 
 class TargetIn(Strict):
     place_kind: Literal["estate", "province", "village"]
     place_code: PlaceCode
-    target: int = Field(ge=1, le=10_000_000)
+    target: StrictInt = Field(ge=1, le=10_000_000)
 
 
 class ProgrammeIn(Strict):
     code: Code
     name: str = Field(min_length=1, max_length=200)
     owner_code: Code = Field(description="a programme-owner or training-partner organisation")
-    year: int = Field(ge=2000, le=2100, description="Gregorian year")
+    year: StrictInt = Field(ge=2000, le=2100, description="Gregorian year")
     occupations: list[Code] = Field(min_length=1, max_length=50)
-    target_total: int = Field(ge=1, le=10_000_000)
+    target_total: StrictInt = Field(ge=1, le=10_000_000)
     targets: list[TargetIn] = Field(default_factory=list, max_length=1000)
 
 
@@ -63,14 +64,14 @@ class AchievementOut(BaseModel):
 
 
 class DayPlanIn(Strict):
-    from_day: int = Field(ge=1, le=365)
-    to_day: int = Field(ge=1, le=365)
+    from_day: StrictInt = Field(ge=1, le=365)
+    to_day: StrictInt = Field(ge=1, le=365)
     activity: Activity
 
 
 class CompletionRuleIn(Strict):
-    min_attendance_days: int = Field(ge=0, le=365)
-    practical_required: bool = False
+    min_attendance_days: StrictInt = Field(ge=0, le=365)
+    practical_required: StrictBool = False
 
 
 class CourseIn(Strict):
@@ -78,8 +79,8 @@ class CourseIn(Strict):
     programme_code: Code
     occupation: Code
     title: str = Field(min_length=1, max_length=200)
-    days: int = Field(ge=1, le=365)
-    hours: int = Field(ge=1, le=2000)
+    days: StrictInt = Field(ge=1, le=365)
+    hours: StrictInt = Field(ge=1, le=2000)
     day_plan: list[DayPlanIn] = Field(min_length=1, max_length=365)
     completion: CompletionRuleIn
 
@@ -106,13 +107,16 @@ class CohortIn(Strict):
     code: Code
     course_code: Code
     venue: VenueIn
-    starts_on: date
-    dates: list[date] | None = Field(default=None, max_length=365)
-    capacity: int = Field(ge=1, le=100_000)
-    village_cap: int | None = Field(
-        default=20, ge=1, description="seats per village (the CDD model: 20); null: no cap"
+    starts_on: SafeDate
+    dates: list[SafeDate] | None = Field(default=None, max_length=365)
+    capacity: StrictInt = Field(ge=1, le=100_000)
+    village_cap: StrictInt | None = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="seats per village (the CDD model: 20); null: no cap",
     )
-    one_per_household: bool = Field(default=True, description="selection picks households")
+    one_per_household: StrictBool = Field(default=True, description="selection picks households")
     trainer_ids: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -192,8 +196,8 @@ class WithdrawalOut(BaseModel):
 
 class MarkIn(Strict):
     person_id: PersonId
-    date: date
-    present: bool
+    date: SafeDate
+    present: StrictBool
 
 
 class AttendanceIn(Strict):
@@ -202,7 +206,7 @@ class AttendanceIn(Strict):
 
 class PracticalIn(Strict):
     person_id: PersonId
-    passed: bool
+    passed: StrictBool
 
 
 class PracticalsIn(Strict):

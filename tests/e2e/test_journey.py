@@ -437,7 +437,7 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
             },
         )
         assert bad_id.status_code == 422
-        assert bad_id.json()["fields"][0]["field"] == "national_id"
+        assert bad_id.json()["errors"][0]["field"] == "national_id"
         duplicate = await client.post(
             f"{stack.url('registry')}/people",
             headers=auth,
@@ -488,7 +488,7 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
             },
         )
         assert level.status_code == 422
-        assert level.json()["fields"][0]["field"] == "level"
+        assert level.json()["errors"][0]["field"] == "level"
         unknown = await client.get(f"{certification}/verify/SB-2024-0000000000")
         assert unknown.status_code == 404
 

@@ -439,7 +439,7 @@ async def test_failed_required_unit_no_certificate_results_twice_one_certificate
         json={"results": [{"person_id": failing, "units": ALL_PASS}]},
     )
     assert changed.status_code == 409, changed.text
-    assert changed.json()["fields"][0]["field"] == "results.0"
+    assert changed.json()["errors"][0]["field"] == "results.0"
 
     certificates = ok(await cert.client.get("/certificates", params={"person_id": failing}), 200)
     assert certificates == []
@@ -564,7 +564,7 @@ async def test_keys_and_bad_input_get_clear_4xx(cert: RunningCertification) -> N
 
     def field_of(response: httpx.Response, status: int) -> str:
         assert response.status_code == status, response.text
-        return str(response.json()["fields"][0]["field"])
+        return str(response.json()["errors"][0]["field"])
 
     person = str(uuid.uuid4())
     no_evidence = {"candidates": [{"person_id": person, "full_name": "a b", "route": "experience"}]}

@@ -79,7 +79,7 @@ async def test_a_partner_sees_and_decides_only_its_own(funding: RunningFunding) 
     ):
         response = await gsb.post(other + path, json=body, headers=key())
         assert response.status_code == 404, response.text
-        assert response.json()["message"] == f"no referral {tcg_ref['referral_id']}"
+        assert response.json()["detail"] == f"no referral {tcg_ref['referral_id']}"
     unknown = await gsb.get(f"/partner/referrals/{uuid.uuid4()}")
     assert unknown.status_code == 404  # the same answer as for another lender's: no leak
     assert (await tcg.get(other)).status_code == 200
@@ -88,6 +88,12 @@ async def test_a_partner_sees_and_decides_only_its_own(funding: RunningFunding) 
     ).status_code == 401  # operator keys are not partner keys
     no_key = await gsb.get("/partner/referrals", headers={"Authorization": "Bearer sbp_nope"})
     assert no_key.status_code == 401
+    # The key is checked before the body: a bad body with a bad key is told 401, not 422.
+    bad_body = {"decision": "maybe", "amount": 2**64}
+    unknown_key = {"Authorization": "Bearer sbp_nope", **key()}
+    keyless = await gsb.post(f"{other}/decision", json=bad_body, headers=unknown_key)
+    assert keyless.status_code == 401, keyless.text
+    assert keyless.headers["content-type"] == "application/problem+json"
 
     # Each topic carries its own lender's referrals only, read with a plain Kafka client.
     for lender, someone in (("gsb", for_gsb), ("tcg", for_tcg)):
@@ -117,7 +123,7 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
     # A write without an Idempotency-Key is refused.
     missing = await gsb.post(path + "/acknowledge", json={})
     assert missing.status_code == 422
-    assert missing.json()["fields"][0]["field"] == "Idempotency-Key"
+    assert missing.json()["errors"][0]["field"] == "Idempotency-Key"
 
     ack_key = key()
     first = ok(await gsb.post(path + "/acknowledge", json={}, headers=ack_key), 200)
@@ -128,6 +134,8 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
     # A different body under a used key: 422, and not applied.
     clash = await gsb.post(path + "/acknowledge", json={"note": "other"}, headers=ack_key)
     assert clash.status_code == 422
+    assert clash.json()["type"] == "https://skillbridge.example/problems/idempotency-mismatch"
+    assert clash.json()["errors"][0]["field"] == "Idempotency-Key"
     # The same step under a new key is a new request: illegal now.
     assert (await gsb.post(path + "/acknowledge", json={}, headers=key())).status_code == 409
 
@@ -139,7 +147,7 @@ async def test_lifecycle_through_the_partner_api_with_idempotency(funding: Runni
         path + "/decision", json={"decision": "declined", "reason_code": "nah"}, headers=key()
     )
     assert (
-        bad_reason.status_code == 422 and bad_reason.json()["fields"][0]["field"] == "reason_code"
+        bad_reason.status_code == 422 and bad_reason.json()["errors"][0]["field"] == "reason_code"
     )
 
     approve_key = key()

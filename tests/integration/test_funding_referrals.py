@@ -252,7 +252,7 @@ async def test_dry_run_answers_who_a_draft_would_refer_and_changes_nothing(
     versions = ok(await funding.client.get("/products/tcg-micro-guarantee"), 200)["versions"]
     assert [v["status"] for v in versions] == ["retired", "live"]
     again = ok(await funding.client.post("/products/tcg-micro-guarantee/rules/2/publish"), 409)
-    assert "only a draft" in again["message"]
+    assert "only a draft" in again["detail"]
     await up.send(award(young, "gardener", 1))
     rows = await eventually(
         lambda: funding.referrals(person_id=young.person_id),
@@ -275,12 +275,12 @@ async def test_bad_rules_and_unknown_things_get_field_level_errors(
         json={"code": "x", "lender_code": "gsb", "name": "x", "rules": {"min_level": 0}},
     )
     assert bad.status_code == 422
-    assert bad.json()["fields"][0]["field"] == "rules.min_level"
+    assert bad.json()["errors"][0]["field"] == "rules.min_level"
     unknown = await funding.client.post(
         "/products",
         json={"code": "x", "lender_code": "nobody", "name": "x", "rules": {}},
     )
-    assert unknown.status_code == 404 and unknown.json()["fields"][0]["field"] == "lender_code"
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "lender_code"
     anonymous = await funding.client.get("/referrals", headers={"Authorization": ""})
     assert anonymous.status_code == 401
     assert (await funding.client.get("/referrals/nope")).status_code == 404

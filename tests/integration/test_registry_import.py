@@ -289,8 +289,12 @@ async def test_bad_header_empty_file_and_not_utf8_are_refused_before_storing(
 
     bad = await post(b"national_id,first_name_th,last_name_th,province_code,nickname\n1,a,b,10,c\n")
     assert bad.status_code == 422
-    assert bad.json()["fields"] == [{"field": "header", "message": bad.json()["message"]}]
-    assert "unknown column(s) nickname" in bad.json()["message"]
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["errors"] == [
+        {"field": "header", "message": bad.json()["detail"], "type": "validation-error"}
+    ]
+    assert bad.json()["type"] == "https://skillbridge.example/problems/validation-error"
+    assert "unknown column(s) nickname" in bad.json()["detail"]
     assert bad.json()["unknown"] == ["nickname"]
     missing = await post(b"national_id,first_name_th\n")
     assert missing.status_code == 422 and missing.json()["missing"] == [
@@ -298,9 +302,9 @@ async def test_bad_header_empty_file_and_not_utf8_are_refused_before_storing(
         "province_code",
     ]
     empty = await post(b"")
-    assert empty.status_code == 422 and empty.json()["fields"][0]["field"] == "header"
+    assert empty.status_code == 422 and empty.json()["errors"][0]["field"] == "header"
     latin = await post(HEADER.encode() + "1,Zoë,x,,10,,,,\n".encode("latin-1"))
-    assert latin.status_code == 422 and "not UTF-8" in latin.json()["message"]
+    assert latin.status_code == 422 and "not UTF-8" in latin.json()["detail"]
     async with registry.service.db.transaction() as session:
         assert (await session.exec(select(func.count()).select_from(ImportJob))).one() == 0
 

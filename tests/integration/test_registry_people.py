@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from services.registry.handlers import consent
@@ -75,7 +77,7 @@ async def test_exact_duplicate_points_at_the_existing_record(registry: RunningRe
     again = await registry.client.post("/people", json={**body, "first_name_th": "อื่น"})
     assert again.status_code == 409
     assert again.json()["existing_person_id"] == first["person_id"]
-    assert again.json()["fields"][0]["field"] == "national_id"
+    assert again.json()["errors"][0]["field"] == "national_id"
 
 
 async def test_likely_duplicate_is_flagged_then_merged_and_others_are_told(
@@ -297,10 +299,47 @@ async def test_malformed_person_gets_field_level_422(registry: RunningRegistry) 
         json=person(national_id="1101700207031", birth_date="31/02/2530", address={}),
     )
     assert response.status_code == 422
-    fields = {f["field"] for f in response.json()["fields"]}
+    fields = {f["field"] for f in response.json()["errors"]}
     assert fields == {"national_id", "birth_date", "address.province_code"}
     unknown_province = await registry.client.post(
         "/people", json=person(address={"province_code": "99"})
     )
     assert unknown_province.status_code == 422
-    assert unknown_province.json()["fields"][0]["field"] == "address.province_code"
+    assert unknown_province.json()["errors"][0]["field"] == "address.province_code"
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u202e", "\ufeff"])
+async def test_a_copy_with_invisible_characters_is_refused_and_a_decomposed_one_is_flagged(
+    registry: RunningRegistry, char: str
+) -> None:
+    hidden = await registry.client.post("/people", json=person(first_name_th=f"มา{char}ลี"))
+    body = ok(hidden, 422)
+    assert [e["field"] for e in body["errors"]] == ["first_name_th"]
+    assert f"U+{ord(char):04X}" in body["errors"][0]["message"]
+    # The same name in decomposed form (NFD) is stored as NFC, so it matches like a copy.
+    first = ok(await registry.client.post("/people", json=person(first_name_th="Zoë")), 201)
+    decomposed = unicodedata.normalize("NFD", "Zoë")
+    assert decomposed != "Zoë"
+    second = ok(await registry.client.post("/people", json=person(first_name_th=decomposed)), 201)
+    assert second["possible_duplicates"] == [first["person_id"]]
+    stored = ok(await registry.client.get(f"/people/{second['person_id']}"), 200)
+    assert stored["first_name_th"] == "Zoë"
+
+
+async def test_the_key_comes_before_the_body_and_stats_need_a_key(
+    registry: RunningRegistry,
+) -> None:
+    async with registry.anonymous() as anonymous:
+        keyless = await anonymous.post("/people", json={"birth_date": {}})
+        assert keyless.status_code == 401, keyless.text
+        assert keyless.headers["content-type"] == "application/problem+json"
+        assert (await anonymous.get("/stats")).status_code == 401
+        too_big = await anonymous.post(
+            "/people", content=b"{" + b" " * (1024 * 1024) + b"}", headers={"X-API-Key": "x"}
+        )
+        assert too_big.status_code == 413
+        assert too_big.json()["type"].endswith("/payload-too-large")
+    stats = ok(await registry.client.get("/stats"), 200)
+    assert stats["service"] == "registry"
+    bad = ok(await registry.client.post("/people", json=person(birth_date=False)), 422)
+    assert [e["field"] for e in bad["errors"]] == ["birth_date"]

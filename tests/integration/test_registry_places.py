@@ -22,7 +22,7 @@ def ok(response: httpx.Response, status: int) -> Any:
 
 
 def fields_of(response: httpx.Response) -> set[str]:
-    return {f["field"] for f in response.json().get("fields", [])}
+    return {f["field"] for f in response.json().get("errors", [])}
 
 
 async def staged(registry: RunningRegistry, event_name: str) -> list[dict[str, Any]]:

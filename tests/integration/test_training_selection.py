@@ -317,7 +317,7 @@ async def test_community_livelihood_selection_waitlist_and_completion(
         f"/cohorts/{cohort}/applications",
         json={"person_id": "00000000-0000-4000-8000-000000000000"},
     )
-    assert unknown.status_code == 404 and unknown.json()["fields"][0]["field"] == "person_id"
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "person_id"
     seated = await ranking(training, cohort, "enrolled")
     outside = await training.client.post(
         f"/cohorts/{cohort}/attendance",
@@ -332,7 +332,7 @@ async def test_community_livelihood_selection_waitlist_and_completion(
             ]
         },
     )
-    assert outside.status_code == 422 and outside.json()["fields"][0]["field"] == "records.1.date"
+    assert outside.status_code == 422 and outside.json()["errors"][0]["field"] == "records.1.date"
     waiting_person = (await ranking(training, cohort, "waitlisted"))[0]["person_id"]
     no_seat = await training.client.post(
         f"/cohorts/{cohort}/attendance",
@@ -547,7 +547,7 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
     wrong = await training.client.post(
         "/cohorts", json={**base, "code": f"{code}-x", "trainer_ids": [mechanic["trainer_id"]]}
     )
-    assert wrong.status_code == 422 and wrong.json()["fields"][0]["field"] == "trainer_ids.0"
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "trainer_ids.0"
     unknown = await training.client.post(
         "/cohorts", json={**base, "code": f"{code}-y", "trainer_ids": ["no-such-trainer"]}
     )
@@ -562,7 +562,7 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
     clash = await training.client.post(
         "/cohorts", json={**base, "code": f"{code}-2", "capacity": 5}
     )
-    assert clash.status_code == 409 and "capacity" in clash.json()["message"]
+    assert clash.status_code == 409 and "capacity" in clash.json()["detail"]
 
     listed = ok(await training.client.get("/cohorts", params={"programme_code": code}), 200)
     assert [c["code"] for c in listed] == [f"{code}-1", f"{code}-2"]
@@ -582,7 +582,7 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
         },
     )
     assert lender_owned.status_code == 422
-    assert lender_owned.json()["fields"][0]["field"] == "owner_code"
+    assert lender_owned.json()["errors"][0]["field"] == "owner_code"
     course = {
         "code": f"{code}-c2",
         "programme_code": code,
@@ -595,7 +595,7 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
     }
     not_offered = await training.client.post("/courses", json=course)
     assert not_offered.status_code == 422
-    assert not_offered.json()["fields"][0]["field"] == "occupation"
+    assert not_offered.json()["errors"][0]["field"] == "occupation"
     gap = await training.client.post(
         "/courses",
         json={
@@ -607,7 +607,7 @@ async def test_cohort_trainers_come_from_the_registry_and_keys_are_required(
             ],
         },
     )
-    assert gap.status_code == 422 and gap.json()["fields"][0]["field"] == "day_plan.1"
+    assert gap.status_code == 422 and gap.json()["errors"][0]["field"] == "day_plan.1"
 
     anonymous = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=training.service.app), base_url="http://training"

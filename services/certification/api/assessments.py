@@ -21,6 +21,7 @@ from services.certification.schemas import (
 )
 from services.certification.tables import Assessment, AssessmentSession, Candidate
 from shared.auth import Operator
+from shared.http import ERASED
 
 
 async def session_out(session: AsyncSession, row: AssessmentSession) -> SessionOut:
@@ -41,7 +42,7 @@ async def session_out(session: AsyncSession, row: AssessmentSession) -> SessionO
 
 
 def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["assessments"])
+    api = APIRouter(tags=["assessments"], responses=ERASED)
     db = deps.db
 
     @api.post("/sessions", status_code=201, response_model=SessionOut)

@@ -22,6 +22,7 @@ from services.funding.schemas import (
 from services.funding.tables import Lender, Product, RuleVersion
 from shared.auth import Operator
 from shared.topics import partner_topic
+from shared.types import Version
 
 
 def _lender(row: Lender) -> LenderOut:
@@ -95,13 +96,13 @@ def router(deps: Deps) -> APIRouter:
 
     @api.get("/products/{code}/rules/{version}", response_model=RuleVersionOut)
     async def read_rules(
-        code: str, version: int, _: Operator = Depends(deps.reader)
+        code: str, version: Version, _: Operator = Depends(deps.reader)
     ) -> RuleVersionOut:
         async with db.transaction() as session:
             return _version(await catalogue.rule_version(session, code, version))
 
     @api.post("/products/{code}/rules/{version}/dry-run", response_model=DryRunOut)
-    async def dry_run(code: str, version: int, _: Operator = Depends(deps.reader)) -> DryRunOut:
+    async def dry_run(code: str, version: Version, _: Operator = Depends(deps.reader)) -> DryRunOut:
         """Who this version would refer (or hold for consent) over every qualification known,
         and why not the others. Changes nothing."""
         async with db.transaction() as session:
@@ -118,7 +119,7 @@ def router(deps: Deps) -> APIRouter:
 
     @api.post("/products/{code}/rules/{version}/publish", response_model=RuleVersionOut)
     async def publish(
-        code: str, version: int, _: Operator = Depends(deps.writer)
+        code: str, version: Version, _: Operator = Depends(deps.writer)
     ) -> RuleVersionOut:
         """The draft goes live for every referral decided from now on; the previous live
         version retires. Referrals already made keep the version they were made under."""

@@ -30,6 +30,7 @@ from services.funding.schemas import (
 )
 from services.funding.tables import Referral
 from shared.errors import DomainError, NotFound
+from shared.types import Offset
 
 IdempotencyKey = Annotated[
     str | None,
@@ -90,7 +91,7 @@ def router(deps: Deps) -> APIRouter:
     async def list_referrals(
         status: Status | None = Query(None),
         limit: int = Query(500, ge=1, le=5000),
-        offset: int = Query(0, ge=0),
+        offset: Offset = 0,
         lender: str = Depends(deps.partner),
     ) -> list[PartnerReferralOut]:
         now = datetime.now(UTC)

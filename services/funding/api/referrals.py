@@ -21,6 +21,7 @@ from services.funding.tables import (
     SharedData,
 )
 from shared.auth import Operator
+from shared.types import Offset
 
 
 def referral_out(row: Referral) -> ReferralOut:
@@ -38,7 +39,7 @@ def router(deps: Deps) -> APIRouter:
         product_code: str | None = Query(None, max_length=64),
         status: Status | None = Query(None),
         limit: int = Query(10_000, ge=1, le=100_000),
-        offset: int = Query(0, ge=0),
+        offset: Offset = 0,
         _: Operator = Depends(deps.reader),
     ) -> list[ReferralOut]:
         async with db.transaction() as session:

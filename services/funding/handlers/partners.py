@@ -69,6 +69,9 @@ async def lender_of(session: AsyncSession, token: str) -> str | None:
 class IdempotencyMismatch(DomainError):
     """422: the key was used for a different request."""
 
+    code = "idempotency-mismatch"
+    title = "The Idempotency-Key was used for another request"
+
 
 async def replay(
     session: AsyncSession, lender_code: str, key: str, fingerprint: str

@@ -8,6 +8,7 @@ from services.registry import audit
 from services.registry.api.deps import Deps
 from services.registry.tables import AuditEntry
 from shared.auth import Operator
+from shared.types import After
 
 
 def router(deps: Deps) -> APIRouter:
@@ -18,7 +19,7 @@ def router(deps: Deps) -> APIRouter:
         entity_type: str | None = Query(None, pattern="^[a-z-]{1,20}$"),
         entity_id: str | None = Query(None, max_length=36),
         actor: str | None = Query(None, max_length=100),
-        after_id: int = Query(0, ge=0, description="last id of the previous page"),
+        after_id: After = 0,
         limit: int = Query(100, ge=1, le=1000),
         _: Operator = Depends(deps.reader),
     ) -> list[AuditEntry]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
 
 from services.registry.api.deps import Deps
 from services.registry.handlers import households
 from services.registry.schemas import HouseholdIn, IncomeIn
 from shared.auth import Operator
+from shared.types import Input
 
 
-class MemberIn(BaseModel):
+class MemberIn(Input):
     person_id: str
 
 

@@ -21,6 +21,7 @@ from services.registry.handlers import imports
 from services.registry.tables import ImportJob
 from shared.auth import Operator
 from shared.errors import DomainError
+from shared.types import After
 
 _CSV_BODY = {
     "requestBody": {
@@ -129,7 +130,7 @@ def router(deps: Deps) -> APIRouter:
     )
     async def rejections(
         import_id: str,
-        after_line: int = Query(0, ge=0, description="next_after_line of the previous page"),
+        after_line: After = 0,
         limit: int = Query(1000, ge=1, le=10_000, description="rejected lines per page"),
         format: Literal["json", "csv"] = Query("json", description="csv: the whole report"),
         _: Operator = Depends(deps.reader),

@@ -13,6 +13,8 @@ from services.registry.handlers import consent, people
 from services.registry.schemas import ConsentIn, PersonIn, PersonPatch
 from services.registry.tables import Consent, DuplicateFlag, Person
 from shared.auth import Operator
+from shared.http import ERASED
+from shared.types import Input
 
 
 class PersonCreated(BaseModel):
@@ -75,13 +77,13 @@ class PersonOut(BaseModel):
         return cls.model_validate(data)
 
 
-class MergeIn(BaseModel):
+class MergeIn(Input):
     survivor_id: str = Field(description="the record that stays")
     merged_id: str = Field(description="the record retired into the survivor")
 
 
 def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["people"])
+    api = APIRouter(tags=["people"], responses=ERASED)
     db = deps.db
 
     @api.post("/people", status_code=201, response_model=PersonCreated)

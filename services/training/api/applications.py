@@ -23,6 +23,7 @@ from services.training.schemas import (
 from services.training.tables import Cohort
 from shared.auth import Operator
 from shared.errors import Conflict
+from shared.http import ERASED
 
 StatusFilter = Literal[
     "applied", "enrolled", "waitlisted", "withdrawn", "completed", "not_completed"
@@ -40,7 +41,7 @@ def _out(ranked: Ranked) -> ApplicationOut:
 
 
 def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["applications"])
+    api = APIRouter(tags=["applications"], responses=ERASED)
     db = deps.db
 
     async def view(application_id: str) -> ApplicationOut:
