@@ -104,8 +104,18 @@ class Managed:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def start_tansu(port: int, log_path: Path, timeout: float = 30) -> Managed:
-    """The embedded broker, memory-only, on 127.0.0.1:`port`; returns once it accepts TCP."""
+def start_tansu(
+    port: int,
+    log_path: Path,
+    timeout: float = 30,
+    *extra: str,
+    advertised_port: int | None = None,
+) -> Managed:
+    """The embedded broker, memory-only, on 127.0.0.1:`port`; returns once it accepts TCP.
+
+    `advertised_port`: what clients are told to connect to (a proxy in front, in tests);
+    `extra`: more broker flags (e.g. `--authentication`, docs/decisions/0014).
+    """
     listener = f"tcp://127.0.0.1:{port}"
     broker = Managed(
         name="broker",
@@ -115,9 +125,10 @@ def start_tansu(port: int, log_path: Path, timeout: float = 30) -> Managed:
             "--listener-url",
             listener,
             "--advertised-listener-url",
-            listener,
+            f"tcp://127.0.0.1:{advertised_port or port}",
             "--storage-engine",
             "memory://tansu/",
+            *extra,
         ],
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         log_path=log_path,

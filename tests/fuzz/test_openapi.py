@@ -2,8 +2,9 @@
 admin key and with no key (and the partner API with a lender's key). Any 5xx, or a status,
 content type or body that the operation does not document, fails.
 
-The four services run in-process (uvicorn in a thread of their own, on free ports) on the
-session broker and fresh databases. Bounded for `make test` (FUZZ_MAX_EXAMPLES per
+The four services run in-process (uvicorn in a thread of their own, on free ports) on a
+broker of their own (what the fuzz publishes must not reach other tests' consumers) and
+fresh databases. Bounded for `make test` (FUZZ_MAX_EXAMPLES per
 operation, default 8); the heavier run of issue 12 is
 
     FUZZ_MAX_EXAMPLES=60 FUZZ_KEYS=admin .venv/bin/pytest tests/fuzz -s
@@ -41,7 +42,7 @@ from services.training.__main__ import build as build_training
 from services.training.settings import TrainingSettings
 from shared.runtime import Service
 from shared.settings import ServiceSettings
-from tests.conftest import POSTGRES, _databases
+from tests.conftest import POSTGRES, _databases, tansu
 
 # No 5xx; every status, content type and body as the operation documents it.
 CHECKS = (
@@ -73,7 +74,14 @@ class Running:
 
 
 @pytest.fixture(scope="module")
-def running(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+def fuzz_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of the fuzz's own: the people it registers would otherwise be replicated by
+    consumers of later tests that read the session broker's topics from the beginning."""
+    yield from tansu(tmp_path_factory.mktemp("fuzz-broker"))
+
+
+@pytest.fixture(scope="module")
+def running(fuzz_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     """All four services over HTTP, on an event loop in a thread (schemathesis's CLI is the
     client, in a subprocess)."""
     admin_key = "sbk_" + secrets.token_urlsafe(24)
@@ -94,7 +102,7 @@ def running(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             settings = settings_type(
                 **{
                     "database_url": databases[name],
-                    "kafka_bootstrap_servers": bootstrap,
+                    "kafka_bootstrap_servers": fuzz_bootstrap,
                     "kafka_enable_idempotence": False,
                     "consumer_group_prefix": f"fuzz{secrets.token_hex(3)}",
                     "admin_key": admin_key,

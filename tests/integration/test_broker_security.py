@@ -19,7 +19,6 @@ import ipaddress
 import os
 import shutil
 import ssl
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from typer.testing import CliRunner
 
 from deploy.cli import app
 from deploy.kcat import command
-from deploy.launcher import Managed, free_port, tansu_binary, wait_for_port
+from deploy.launcher import free_port, start_tansu
 from shared.kafka import client_options, ensure_topics, librdkafka_config
 from shared.settings import KafkaSecurity
 
@@ -56,6 +55,17 @@ class Pki:
     server_key: Path
     client_cert: Path
     client_key: Path
+
+    def client_settings(self) -> KafkaSecurity:
+        """What a client holding the client certificate sets: mutual TLS."""
+        return KafkaSecurity.model_validate(
+            {
+                "kafka_security_protocol": "SSL",
+                "kafka_ssl_cafile": str(self.ca),
+                "kafka_ssl_certfile": str(self.client_cert),
+                "kafka_ssl_keyfile": str(self.client_key),
+            }
+        )
 
 
 def _write_pki(folder: Path) -> Pki:
@@ -114,28 +124,6 @@ def _write_pki(folder: Path) -> Pki:
     )
 
 
-def _tansu(folder: Path, port: int, advertised: int, *extra: str) -> Managed:
-    broker = Managed(
-        name="broker",
-        argv=[
-            tansu_binary(),
-            "broker",
-            "--listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--advertised-listener-url",
-            f"tcp://127.0.0.1:{advertised}",
-            "--storage-engine",
-            "memory://tansu/",
-            *extra,
-        ],
-        env={**os.environ, "RUST_LOG": "warn"},
-        log_path=folder / "broker.log",
-    )
-    broker.start()
-    wait_for_port(port, time.monotonic() + 30, broker.process)
-    return broker
-
-
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while data := await reader.read(65536):
@@ -152,7 +140,7 @@ async def tls_bootstrap(tmp_path: Path) -> AsyncIterator[tuple[str, Pki]]:
     """127.0.0.1:<port> speaking mutual TLS, forwarding to a Tansu that advertises it."""
     pki = _write_pki(tmp_path)
     proxy_port, broker_port = free_port(), free_port()
-    broker = _tansu(tmp_path, broker_port, proxy_port)
+    broker = start_tansu(broker_port, tmp_path / "broker.log", 30, advertised_port=proxy_port)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
     server.load_cert_chain(str(pki.server_cert), str(pki.server_key))
     server.verify_mode = ssl.CERT_REQUIRED  # clients must show a certificate of our CA
@@ -180,14 +168,7 @@ async def test_clients_speak_mutual_tls_from_the_settings_alone(
     tls_bootstrap: tuple[str, Pki],
 ) -> None:
     bootstrap, pki = tls_bootstrap
-    settings = KafkaSecurity.model_validate(
-        {
-            "kafka_security_protocol": "SSL",
-            "kafka_ssl_cafile": str(pki.ca),
-            "kafka_ssl_certfile": str(pki.client_cert),
-            "kafka_ssl_keyfile": str(pki.client_key),
-        }
-    )
+    settings = pki.client_settings()
     topic = f"tls-{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [topic], 1, settings)  # the services' admin path
     options = client_options(settings)
@@ -237,7 +218,7 @@ async def test_tls_refuses_a_client_without_its_certificate_or_trusting_another_
 @pytest.fixture
 def tansu_with_authentication(tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    broker = _tansu(tmp_path, port, port, "--authentication")
+    broker = start_tansu(port, tmp_path / "broker.log", 30, "--authentication")
     yield f"127.0.0.1:{port}"
     broker.terminate()
     broker.wait(5)
@@ -287,14 +268,7 @@ async def test_skillbridge_kcat_reads_over_mutual_tls_with_the_same_settings(
     tls_bootstrap: tuple[str, Pki], tmp_path: Path
 ) -> None:
     bootstrap, pki = tls_bootstrap
-    settings = KafkaSecurity.model_validate(
-        {
-            "kafka_security_protocol": "SSL",
-            "kafka_ssl_cafile": str(pki.ca),
-            "kafka_ssl_certfile": str(pki.client_cert),
-            "kafka_ssl_keyfile": str(pki.client_key),
-        }
-    )
+    settings = pki.client_settings()
     topic = f"kcat-tls-{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, [topic], 1, settings)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(settings))
