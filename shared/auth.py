@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -178,27 +179,70 @@ class ApiKeys:
         self._cache[digest] = (time.monotonic() + self.cache_seconds, operator)
         return operator
 
-    def require(self, role: Role) -> Callable[..., Awaitable[Operator]]:
-        """A FastAPI dependency: the calling operator, if their key has at least `role`."""
+    async def check(self, role: Role, token: str | None) -> Operator:
+        """The operator holding `token`, if their key has at least `role` (401/403 otherwise)."""
+        operator = await self.authenticate(token)
+        if operator.role < role:
+            raise Forbidden(
+                f"this needs a {role.name} key; {operator.name!r} is {operator.role.name}"
+            )
+        return operator
 
-        async def check(token: str | None) -> Operator:
-            operator = await self.authenticate(token)
-            if operator.role < role:
-                raise Forbidden(
-                    f"this needs a {role.name} key; {operator.name!r} is {operator.role.name}"
-                )
-            return operator
+    def require(self, role: Role) -> Callable[..., Awaitable[Operator]]:
+        """A FastAPI dependency bound to these keys (see `role_required` for routers)."""
 
         async def dependency(
             request: Request,
             bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
             header: str | None = Depends(_header),
         ) -> Operator:
-            operator = await check(bearer.credentials if bearer else header)
+            operator = await self.check(role, bearer.credentials if bearer else header)
             request.state.operator = operator
             return operator
 
         async def check_request(request: Request) -> Operator:
-            return await check(presented_key(request))
+            return await self.check(role, presented_key(request))
 
         return guard(dependency, {401, 403}, check_request)
+
+
+def keys_of(request: Request) -> ApiKeys:
+    """The service's keys, put on `app.state.api_keys` by shared.auth_api.install."""
+    keys = getattr(request.app.state, "api_keys", None)
+    if not isinstance(keys, ApiKeys):
+        raise RuntimeError("no ApiKeys on app.state: call shared.auth_api.install first")
+    return keys
+
+
+def role_required(role: Role) -> Callable[..., Awaitable[Operator]]:
+    """A FastAPI dependency for module-level routers: the calling operator, if their key has
+    at least `role`. The service's keys are read from the app, so routers need no closure."""
+
+    async def dependency(
+        request: Request,
+        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        header: str | None = Depends(_header),
+    ) -> Operator:
+        operator = await keys_of(request).check(role, bearer.credentials if bearer else header)
+        request.state.operator = operator
+        return operator
+
+    async def check_request(request: Request) -> Operator:
+        return await keys_of(request).check(role, presented_key(request))
+
+    return guard(dependency, {401, 403}, check_request)
+
+
+def database_of(request: Request) -> Database:
+    """The service's database, put on `app.state.db` by shared.runtime.Service."""
+    db = getattr(request.app.state, "db", None)
+    if not isinstance(db, Database):
+        raise RuntimeError("no Database on app.state")
+    return db
+
+
+# The aliases routes declare (after fastapi/full-stack-fastapi-template's api/deps.py).
+ReadKey = Annotated[Operator, Depends(role_required(Role.read))]
+WriteKey = Annotated[Operator, Depends(role_required(Role.write))]
+AdminKey = Annotated[Operator, Depends(role_required(Role.admin))]
+Db = Annotated[Database, Depends(database_of)]

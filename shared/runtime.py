@@ -73,6 +73,7 @@ class Service:
         self._started = False
         self.republished_on_start = 0  # retained outbox rows replayed to a broker that lost them
         self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
+        self.app.state.db = self.db  # for module-level routers (shared.auth.Db)
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
         self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
