@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.training import api
-from services.training.api.deps import Deps
 from services.training.consumers import HANDLERS
 from services.training.settings import TrainingSettings
 from services.training.tables import ApiKey, Inbox, Outbox
@@ -26,7 +25,7 @@ def build(settings: TrainingSettings | None = None) -> Service:
     )
     keys = ApiKeys(service.db, ApiKey)
     auth_api.install(service, keys, settings.admin_key)
-    api.install(service.app, Deps(service.db, keys))
+    api.install(service.app)
     return service
 
 

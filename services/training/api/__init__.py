@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.training.api import applications, programmes, records
-from services.training.api.deps import Deps
 
 
-def install(app: FastAPI, deps: Deps) -> None:
+def install(app: FastAPI) -> None:
+    """Mount the routers; their dependencies (keys, database) are read from `app.state`."""
     for module in (programmes, applications, records):
-        app.include_router(module.router(deps))
+        app.include_router(module.router)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from services.training.api.deps import Deps
 from services.training.handlers import completion, reports
 from services.training.handlers.completion import Mark
 from services.training.schemas import (
@@ -14,58 +13,54 @@ from services.training.schemas import (
     PracticalsIn,
     RecordedOut,
 )
-from shared.auth import Operator
+from shared.auth import Db, ReadKey, WriteKey
+
+router = APIRouter(tags=["attendance and completion"])
 
 
-def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["attendance and completion"])
-    db = deps.db
+@router.post("/cohorts/{code}/attendance", response_model=RecordedOut)
+async def attendance(code: str, body: AttendanceIn, _: WriteKey, db: Db) -> RecordedOut:
+    marks = [Mark(r.person_id, r.date, r.present) for r in body.records]
+    async with db.transaction() as session:
+        return RecordedOut(recorded=await completion.record_attendance(session, code, marks))
 
-    @api.post("/cohorts/{code}/attendance", response_model=RecordedOut)
-    async def attendance(
-        code: str, body: AttendanceIn, _: Operator = Depends(deps.writer)
-    ) -> RecordedOut:
-        marks = [Mark(r.person_id, r.date, r.present) for r in body.records]
-        async with db.transaction() as session:
-            return RecordedOut(recorded=await completion.record_attendance(session, code, marks))
 
-    @api.post("/cohorts/{code}/practicals", response_model=RecordedOut)
-    async def practicals(
-        code: str, body: PracticalsIn, _: Operator = Depends(deps.writer)
-    ) -> RecordedOut:
-        results = [(r.person_id, r.passed) for r in body.results]
-        async with db.transaction() as session:
-            return RecordedOut(recorded=await completion.record_practicals(session, code, results))
+@router.post("/cohorts/{code}/practicals", response_model=RecordedOut)
+async def practicals(code: str, body: PracticalsIn, _: WriteKey, db: Db) -> RecordedOut:
+    results = [(r.person_id, r.passed) for r in body.results]
+    async with db.transaction() as session:
+        return RecordedOut(recorded=await completion.record_practicals(session, code, results))
 
-    @api.post("/cohorts/{code}/closure", response_model=ClosureOut)
-    async def close(code: str, _: Operator = Depends(deps.writer)) -> ClosureOut:
-        async with db.transaction() as session:
-            outcomes = await completion.close(session, code)
-        return ClosureOut(
-            cohort_code=code,
-            completed=sum(o.completed for o in outcomes),
-            not_completed=sum(not o.completed for o in outcomes),
-            outcomes=[
-                OutcomeOut(
-                    person_id=o.application.person_id,
-                    application_id=o.application.application_id,
-                    completed=o.completed,
-                    days_attended=o.application.days_attended,
-                    reason=o.application.outcome_reason,
-                )
-                for o in outcomes
-            ],
-        )
 
-    @api.get("/counts")
-    async def counts(_: Operator = Depends(deps.reader)) -> dict[str, int]:
-        async with db.transaction() as session:
-            return await reports.counts(session)
+@router.post("/cohorts/{code}/closure", response_model=ClosureOut)
+async def close(code: str, _: WriteKey, db: Db) -> ClosureOut:
+    async with db.transaction() as session:
+        outcomes = await completion.close(session, code)
+    return ClosureOut(
+        cohort_code=code,
+        completed=sum(o.completed for o in outcomes),
+        not_completed=sum(not o.completed for o in outcomes),
+        outcomes=[
+            OutcomeOut(
+                person_id=o.application.person_id,
+                application_id=o.application.application_id,
+                completed=o.completed,
+                days_attended=o.application.days_attended,
+                reason=o.application.outcome_reason,
+            )
+            for o in outcomes
+        ],
+    )
 
-    @api.get("/replica")
-    async def replica(_: Operator = Depends(deps.reader)) -> dict[str, int]:
-        """Rows in the registry replica, to watch it catch up with the registry."""
-        async with db.transaction() as session:
-            return await reports.replica_sizes(session)
 
-    return api
+@router.get("/counts")
+async def counts(_: ReadKey, db: Db) -> dict[str, int]:
+    async with db.transaction() as session:
+        return await reports.counts(session)
+
+
+@router.get("/replica")
+async def replica(_: ReadKey, db: Db) -> dict[str, int]:
+    """Rows in the registry replica, to watch it catch up with the registry."""
+    async with db.transaction() as session:
+        return await reports.replica_sizes(session)

@@ -1,0 +1,66 @@
+"""Reads the operator routes need: one row by its code (404 when absent) and filtered lists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.training.handlers import reports
+from services.training.handlers.reports import Ranked
+from services.training.tables import Cohort, Course, Programme
+from shared.errors import NotFound
+
+
+async def programme(session: AsyncSession, code: str) -> Programme:
+    row = await session.get(Programme, code)
+    if row is None:
+        raise NotFound(f"no programme {code!r}", field="code")
+    return row
+
+
+async def programmes(
+    session: AsyncSession, year: int | None, owner_code: str | None
+) -> Sequence[Programme]:
+    query = select(Programme).order_by(col(Programme.year), col(Programme.code))
+    if year is not None:
+        query = query.where(Programme.year == year)
+    if owner_code is not None:
+        query = query.where(Programme.owner_code == owner_code)
+    return (await session.exec(query)).all()
+
+
+async def course(session: AsyncSession, code: str) -> Course:
+    row = await session.get(Course, code)
+    if row is None:
+        raise NotFound(f"no course {code!r}", field="code")
+    return row
+
+
+async def cohort(session: AsyncSession, code: str) -> Cohort:
+    row = await session.get(Cohort, code)
+    if row is None:
+        raise NotFound(f"no cohort {code!r}", field="code")
+    return row
+
+
+async def cohorts(
+    session: AsyncSession, programme_code: str | None, status: str | None
+) -> Sequence[Cohort]:
+    query = select(Cohort).order_by(col(Cohort.created_at), col(Cohort.code))
+    if programme_code is not None:
+        query = query.where(Cohort.programme_code == programme_code)
+    if status is not None:
+        query = query.where(Cohort.status == status)
+    return (await session.exec(query)).all()
+
+
+async def ranked(session: AsyncSession, cohort_code: str, wanted: list[str]) -> dict[str, Ranked]:
+    """These applications of the cohort as ranked now, by application id."""
+    row = await session.get(Cohort, cohort_code)
+    assert row is not None
+    return {
+        r.application.application_id: r
+        for r in await reports.ranking(session, row, only=set(wanted))
+    }
