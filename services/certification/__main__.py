@@ -6,7 +6,6 @@ from functools import partial
 from pathlib import Path
 
 from services.certification import api
-from services.certification.api.deps import Deps
 from services.certification.consumers import handlers_for
 from services.certification.credentials import Issuer
 from services.certification.handlers import certificates, standards
@@ -41,7 +40,11 @@ def build(settings: CertificationSettings | None = None) -> Service:
     keys = ApiKeys(service.db, ApiKey)
     auth_api.install(service, keys, settings.admin_key)
     limit = RateLimit(settings.verify_rate_limit, trust_forwarded_for=settings.trust_forwarded_for)
-    api.install(service.app, Deps(service.db, keys, issuing, keyring, limit))
+    # What the routers' dependencies (api/deps.py) read back.
+    service.app.state.issuing = issuing
+    service.app.state.keyring = keyring
+    service.app.state.rate_limit = limit
+    api.install(service.app)
 
     async def expire() -> None:
         while True:  # in pages, so one sweep never holds a huge transaction

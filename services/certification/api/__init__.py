@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.certification.api import assessments, certificates, public, standards
-from services.certification.api.deps import Deps
 
 
-def install(app: FastAPI, deps: Deps) -> None:
+def install(app: FastAPI) -> None:
+    """Mount the routers; their dependencies are read from `app.state` (see api/deps.py)."""
     for module in (standards, assessments, certificates, public):
-        app.include_router(module.router(deps))
+        app.include_router(module.router)

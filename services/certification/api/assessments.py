@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
-from sqlmodel import col, func, select
+from fastapi import APIRouter, Query, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.certification.api.deps import Deps
+from services.certification.api.deps import IssuingDep
 from services.certification.domain import Route
-from services.certification.handlers import assessments, reports
+from services.certification.handlers import assessments, lookups, reports
 from services.certification.handlers.assessments import NewCandidate, NewSession, Results
 from services.certification.schemas import (
     AssessmentOut,
@@ -19,108 +18,87 @@ from services.certification.schemas import (
     SessionIn,
     SessionOut,
 )
-from services.certification.tables import Assessment, AssessmentSession, Candidate
-from shared.auth import Operator
+from services.certification.tables import AssessmentSession
+from shared.auth import Db, ReadKey, WriteKey
 from shared.http import ERASED
 
 
 async def session_out(session: AsyncSession, row: AssessmentSession) -> SessionOut:
-    candidates = (
-        await session.exec(
-            select(func.count()).select_from(Candidate).where(Candidate.session_code == row.code)
+    return SessionOut(**row.model_dump(), counts=await lookups.session_counts(session, row))
+
+
+router = APIRouter(tags=["assessments"], responses=ERASED)
+
+
+@router.post("/sessions", status_code=201, response_model=SessionOut)
+async def create_session(body: SessionIn, response: Response, _: WriteKey, db: Db) -> SessionOut:
+    async with db.transaction() as session:
+        row, created = await assessments.create_session(session, NewSession(**body.model_dump()))
+        response.status_code = 201 if created else 200  # the same request again: 200
+        return await session_out(session, row)
+
+
+@router.get("/sessions/{code}", response_model=SessionOut)
+async def read_session(code: str, _: ReadKey, db: Db) -> SessionOut:
+    async with db.transaction() as session:
+        return await session_out(session, await assessments.session_of(session, code))
+
+
+@router.post("/sessions/{code}/candidates", response_model=list[CandidateOut])
+async def register(code: str, body: CandidatesIn, _: WriteKey, db: Db) -> list[CandidateOut]:
+    commands = [
+        NewCandidate(
+            person_id=c.person_id,
+            full_name=c.full_name,
+            route=Route(c.route),
+            evidence_description=c.evidence.description if c.evidence else None,
+            evidence_years=c.evidence.years if c.evidence else None,
         )
-    ).one()
-    by_status = (
-        await session.exec(
-            select(Assessment.status, func.count())
-            .where(Assessment.session_code == row.code)
-            .group_by(col(Assessment.status))
+        for c in body.candidates
+    ]
+    async with db.transaction() as session:
+        registered = await assessments.register_candidates(session, code, commands)
+    return [
+        CandidateOut(
+            person_id=row.person_id,
+            route=row.route,
+            registered_at=row.registered_at,
+            created=created,
         )
-    ).all()
-    counts = {"candidates": int(candidates), **{str(s): int(n) for s, n in by_status}}
-    return SessionOut(**row.model_dump(), counts=counts)
+        for row, created in registered
+    ]
 
 
-def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["assessments"], responses=ERASED)
-    db = deps.db
+@router.post("/sessions/{code}/results", response_model=list[RecordedOut])
+async def record(
+    code: str, body: ResultsIn, _: WriteKey, db: Db, issuing: IssuingDep
+) -> list[RecordedOut]:
+    batch = [Results(person_id=r.person_id, units=dict(r.units)) for r in body.results]
+    async with db.transaction() as session:
+        recorded = await assessments.record_results(session, code, batch, issuing)
+    return [
+        RecordedOut(
+            **AssessmentOut.model_validate(r.assessment, from_attributes=True).model_dump(),
+            created=r.created,
+        )
+        for r in recorded
+    ]
 
-    @api.post("/sessions", status_code=201, response_model=SessionOut)
-    async def create_session(
-        body: SessionIn, response: Response, _: Operator = Depends(deps.writer)
-    ) -> SessionOut:
-        async with db.transaction() as session:
-            row, created = await assessments.create_session(
-                session, NewSession(**body.model_dump())
-            )
-            response.status_code = 201 if created else 200  # the same request again: 200
-            return await session_out(session, row)
 
-    @api.get("/sessions/{code}", response_model=SessionOut)
-    async def read_session(code: str, _: Operator = Depends(deps.reader)) -> SessionOut:
-        async with db.transaction() as session:
-            return await session_out(session, await assessments.session_of(session, code))
+@router.get("/assessments", response_model=list[AssessmentOut])
+async def list_assessments(
+    _: ReadKey,
+    db: Db,
+    person_id: str | None = Query(None, max_length=36),
+    session_code: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[AssessmentOut]:
+    async with db.transaction() as session:
+        rows = await lookups.assessments(session, person_id, session_code, limit)
+    return [AssessmentOut.model_validate(r, from_attributes=True) for r in rows]
 
-    @api.post("/sessions/{code}/candidates", response_model=list[CandidateOut])
-    async def register(
-        code: str, body: CandidatesIn, _: Operator = Depends(deps.writer)
-    ) -> list[CandidateOut]:
-        commands = [
-            NewCandidate(
-                person_id=c.person_id,
-                full_name=c.full_name,
-                route=Route(c.route),
-                evidence_description=c.evidence.description if c.evidence else None,
-                evidence_years=c.evidence.years if c.evidence else None,
-            )
-            for c in body.candidates
-        ]
-        async with db.transaction() as session:
-            registered = await assessments.register_candidates(session, code, commands)
-        return [
-            CandidateOut(
-                person_id=row.person_id,
-                route=row.route,
-                registered_at=row.registered_at,
-                created=created,
-            )
-            for row, created in registered
-        ]
 
-    @api.post("/sessions/{code}/results", response_model=list[RecordedOut])
-    async def record(
-        code: str, body: ResultsIn, _: Operator = Depends(deps.writer)
-    ) -> list[RecordedOut]:
-        batch = [Results(person_id=r.person_id, units=dict(r.units)) for r in body.results]
-        async with db.transaction() as session:
-            recorded = await assessments.record_results(session, code, batch, deps.issuing)
-        return [
-            RecordedOut(
-                **AssessmentOut.model_validate(r.assessment, from_attributes=True).model_dump(),
-                created=r.created,
-            )
-            for r in recorded
-        ]
-
-    @api.get("/assessments", response_model=list[AssessmentOut])
-    async def list_assessments(
-        person_id: str | None = Query(None, max_length=36),
-        session_code: str | None = Query(None, max_length=64),
-        limit: int = Query(100, ge=1, le=1000),
-        _: Operator = Depends(deps.reader),
-    ) -> list[AssessmentOut]:
-        query = select(Assessment).order_by(col(Assessment.assessed_at)).limit(limit)
-        if person_id is not None:
-            query = query.where(Assessment.person_id == person_id)
-        if session_code is not None:
-            query = query.where(Assessment.session_code == session_code)
-        async with db.transaction() as session:
-            rows = (await session.exec(query)).all()
-        return [AssessmentOut.model_validate(r, from_attributes=True) for r in rows]
-
-    @api.get("/counts")
-    async def counts(_: Operator = Depends(deps.reader)) -> dict[str, int]:
-        async with db.transaction() as session:
-            return await reports.counts(session)
-
-    return api
+@router.get("/counts")
+async def counts(_: ReadKey, db: Db) -> dict[str, int]:
+    async with db.transaction() as session:
+        return await reports.counts(session)

@@ -1,32 +1,43 @@
-"""What every certification route needs: the database, key checks by role, the issuer's
-links and keys, and the public routes' rate limit."""
+"""What certification routes need besides shared.auth's keys and database: the issuer's
+links and status list (Issuing), its signing keys (Keyring) and the public routes' rate
+limit. `__main__` puts each on `app.state`; these read them back as `Annotated` aliases."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
 
 from services.certification.handlers.certificates import Issuing
 from services.certification.handlers.keys import Keyring
 from services.certification.ratelimit import RateLimit
-from shared.auth import ApiKeys, Operator, Role
-from shared.db import Database
+from shared.http import guard
 
-Dependency = Callable[..., Awaitable[Operator]]
+T = TypeVar("T")
 
 
-@dataclass
-class Deps:
-    db: Database
-    keys: ApiKeys
-    issuing: Issuing
-    keyring: Keyring
-    rate_limit: RateLimit
-    reader: Dependency = field(init=False)
-    writer: Dependency = field(init=False)
-    admin: Dependency = field(init=False)
+def _state(request: Request, name: str, kind: type[T]) -> T:
+    found = getattr(request.app.state, name, None)
+    if not isinstance(found, kind):
+        raise RuntimeError(f"no {kind.__name__} on app.state.{name}: see __main__.build")
+    return found
 
-    def __post_init__(self) -> None:
-        self.reader = self.keys.require(Role.read)
-        self.writer = self.keys.require(Role.write)
-        self.admin = self.keys.require(Role.admin)
+
+def issuing_of(request: Request) -> Issuing:
+    return _state(request, "issuing", Issuing)
+
+
+def keyring_of(request: Request) -> Keyring:
+    return _state(request, "keyring", Keyring)
+
+
+async def rate_limited(request: Request) -> None:
+    """The public routes' per-client limit (429 with Retry-After when over it)."""
+    await _state(request, "rate_limit", RateLimit)(request)
+
+
+guard(rate_limited, {429})  # documented as 429 on every route that uses it
+
+IssuingDep = Annotated[Issuing, Depends(issuing_of)]
+KeyringDep = Annotated[Keyring, Depends(keyring_of)]
+RateLimited = Depends(rate_limited)

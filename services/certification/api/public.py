@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import segno
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from services.certification import credentials, status_list
-from services.certification.api.deps import Deps
-from services.certification.handlers import certificates, verification
+from services.certification import credentials
+from services.certification.api.deps import IssuingDep, KeyringDep, RateLimited
+from services.certification.handlers import documents, verification
+from services.certification.handlers.certificates import Issuing
 from services.certification.schemas import VerificationOut
+from shared.auth import Db
+from shared.db import Database
 
 VC_MEDIA_TYPE = "application/vc+ld+json"  # VC Data Model 2.0's media type for credentials
 DID_MEDIA_TYPE = "application/did+json"
@@ -51,80 +54,80 @@ def _page(v: VerificationOut) -> str:
     )
 
 
-def router(deps: Deps) -> APIRouter:
-    api = APIRouter(tags=["public verification"], dependencies=[Depends(deps.rate_limit)])
-    db = deps.db
-    issuer = deps.issuing.issuer
-    keyring = deps.keyring
+def _qr(url: str, kind: Literal["svg", "png"]) -> Response:
+    code = segno.make(url, error="m")
+    buffer = io.BytesIO()
+    code.save(buffer, kind=kind, scale=8, border=2)
+    media = "image/svg+xml" if kind == "svg" else "image/png"
+    return Response(buffer.getvalue(), media_type=media)
 
-    async def verified(number: str) -> VerificationOut:
-        async with db.transaction() as session:
-            found = await verification.verify(session, number)
-        return VerificationOut(
-            **found.__dict__,
-            credential_url=issuer.credential_url(number),
-            status_list_url=issuer.status_list_url(),
-            issuer=issuer.did,
-        )
 
-    @api.get(
-        "/verify/{number}",
-        response_model=VerificationOut,
-        responses={200: {"content": {"text/html": {}}}},
+router = APIRouter(tags=["public verification"], dependencies=[RateLimited])
+
+
+async def verified(db: Database, issuing: Issuing, number: str) -> VerificationOut:
+    async with db.transaction() as session:
+        found = await verification.verify(session, number)
+    issuer = issuing.issuer
+    return VerificationOut(
+        **found.__dict__,
+        credential_url=issuer.credential_url(number),
+        status_list_url=issuer.status_list_url(),
+        issuer=issuer.did,
     )
-    async def verify(number: str, request: Request) -> Response:
-        """JSON by default; the HTML page when the client asks for text/html (a phone)."""
-        found = await verified(number)
-        if "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(_page(found))
-        return JSONResponse(found.model_dump(mode="json"))
 
-    @api.get("/verify/{number}/qr.{kind}", responses={200: {"content": {"image/png": {}}}})
-    async def qr(number: str, kind: Literal["svg", "png"]) -> Response:
-        """A QR code of the public verification page's address."""
-        await verified(number)  # 404 for an unknown number: no QR of a dead link
-        code = segno.make(issuer.verify_url(number), error="m")
-        buffer = io.BytesIO()
-        code.save(buffer, kind=kind, scale=8, border=2)
-        media = "image/svg+xml" if kind == "svg" else "image/png"
-        return Response(buffer.getvalue(), media_type=media)
 
-    @api.get("/credentials/{number}", responses={200: {"content": {VC_MEDIA_TYPE: {}}}})
-    async def credential(number: str) -> Response:
-        """The certificate as a signed OpenBadgeCredential (eddsa-jcs-2022)."""
-        async with db.transaction() as session:
-            _, facts = await certificates.facts(session, number)
-        document = credentials.open_badge(issuer, facts)
-        body = credentials.signed(issuer, document, keyring.key, facts.credential_issued_at)
-        return JSONResponse(body, media_type=VC_MEDIA_TYPE)
+@router.get(
+    "/verify/{number}",
+    response_model=VerificationOut,
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def verify(number: str, request: Request, db: Db, issuing: IssuingDep) -> Response:
+    """JSON by default; the HTML page when the client asks for text/html (a phone)."""
+    found = await verified(db, issuing, number)
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(_page(found))
+    return JSONResponse(found.model_dump(mode="json"))
 
-    @api.get(
-        f"/status-lists/{credentials.STATUS_LIST_ID}",
-        responses={200: {"content": {VC_MEDIA_TYPE: {}}}},
+
+@router.get("/verify/{number}/qr.{kind}", responses={200: {"content": {"image/png": {}}}})
+async def qr(number: str, kind: Literal["svg", "png"], db: Db, issuing: IssuingDep) -> Response:
+    """A QR code of the public verification page's address."""
+    await verified(db, issuing, number)  # 404 for an unknown number: no QR of a dead link
+    return _qr(issuing.issuer.verify_url(number), kind)
+
+
+@router.get("/credentials/{number}", responses={200: {"content": {VC_MEDIA_TYPE: {}}}})
+async def credential(number: str, db: Db, issuing: IssuingDep, keyring: KeyringDep) -> Response:
+    """The certificate as a signed OpenBadgeCredential (eddsa-jcs-2022)."""
+    async with db.transaction() as session:
+        body = await documents.signed_credential(session, issuing, keyring.key, number)
+    return JSONResponse(body, media_type=VC_MEDIA_TYPE)
+
+
+@router.get(
+    f"/status-lists/{credentials.STATUS_LIST_ID}",
+    responses={200: {"content": {VC_MEDIA_TYPE: {}}}},
+)
+async def revocation_list(db: Db, issuing: IssuingDep, keyring: KeyringDep) -> Response:
+    """Bitstring Status List of revocations: bit `statusListIndex` set = revoked."""
+    async with db.transaction() as session:
+        body = await documents.signed_status_list(session, issuing, keyring.key, datetime.now(UTC))
+    # Verifiers may cache briefly; a revocation shows within this many seconds.
+    return JSONResponse(
+        body, media_type=VC_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"}
     )
-    async def revocation_list() -> Response:
-        """Bitstring Status List of revocations: bit `statusListIndex` set = revoked."""
-        async with db.transaction() as session:
-            revoked = await certificates.revoked_indices(session)
-        encoded = status_list.encode(revoked, deps.issuing.status_list_size)
-        now = datetime.now(UTC)
-        document = credentials.status_list(issuer, encoded, now)
-        body = credentials.signed(issuer, document, keyring.key, now)
-        # Verifiers may cache briefly; a revocation shows within this many seconds.
-        return JSONResponse(
-            body, media_type=VC_MEDIA_TYPE, headers={"Cache-Control": "public, max-age=60"}
-        )
 
-    @api.get("/.well-known/did.json", responses={200: {"content": {DID_MEDIA_TYPE: {}}}})
-    async def did_document() -> Response:
-        """The issuer's public keys (Multikey), for checking credentials offline."""
-        return JSONResponse(
-            credentials.did_document(issuer, keyring.published), media_type=DID_MEDIA_TYPE
-        )
 
-    @api.get("/did.json", include_in_schema=False)
-    async def did_document_with_path() -> Response:
-        # did:web with a path (a public URL below the host root) resolves to <url>/did.json.
-        return await did_document()
+@router.get("/.well-known/did.json", responses={200: {"content": {DID_MEDIA_TYPE: {}}}})
+async def did_document(issuing: IssuingDep, keyring: KeyringDep) -> Response:
+    """The issuer's public keys (Multikey), for checking credentials offline."""
+    return JSONResponse(
+        credentials.did_document(issuing.issuer, keyring.published), media_type=DID_MEDIA_TYPE
+    )
 
-    return api
+
+@router.get("/did.json", include_in_schema=False)
+async def did_document_with_path(issuing: IssuingDep, keyring: KeyringDep) -> Response:
+    # did:web with a path (a public URL below the host root) resolves to <url>/did.json.
+    return await did_document(issuing, keyring)

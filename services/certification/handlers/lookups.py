@@ -1,0 +1,77 @@
+"""Reads the operator routes need: one row by its key (404 when absent), filtered lists and
+an assessment session's counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.certification.tables import (
+    Assessment,
+    AssessmentSession,
+    Candidate,
+    Certificate,
+    Holder,
+    Standard,
+)
+from shared.errors import NotFound
+
+
+async def session_counts(session: AsyncSession, row: AssessmentSession) -> dict[str, int]:
+    """Candidates registered, and assessments by status."""
+    candidates = (
+        await session.exec(
+            select(func.count()).select_from(Candidate).where(Candidate.session_code == row.code)
+        )
+    ).one()
+    by_status = (
+        await session.exec(
+            select(Assessment.status, func.count())
+            .where(Assessment.session_code == row.code)
+            .group_by(col(Assessment.status))
+        )
+    ).all()
+    return {"candidates": int(candidates), **{str(s): int(n) for s, n in by_status}}
+
+
+async def assessments(
+    session: AsyncSession, person_id: str | None, session_code: str | None, limit: int
+) -> Sequence[Assessment]:
+    query = select(Assessment).order_by(col(Assessment.assessed_at)).limit(limit)
+    if person_id is not None:
+        query = query.where(Assessment.person_id == person_id)
+    if session_code is not None:
+        query = query.where(Assessment.session_code == session_code)
+    return (await session.exec(query)).all()
+
+
+async def certificates(
+    session: AsyncSession, person_id: str | None, occupation: str | None, limit: int
+) -> Sequence[Certificate]:
+    query = select(Certificate).order_by(col(Certificate.issued_at)).limit(limit)
+    if person_id is not None:
+        query = query.where(Certificate.person_id == person_id)
+    if occupation is not None:
+        query = query.where(Certificate.occupation == occupation)
+    return (await session.exec(query)).all()
+
+
+async def certificate(session: AsyncSession, number: str) -> Certificate:
+    row = await session.get(Certificate, number)
+    if row is None:
+        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    return row
+
+
+async def holder_name(session: AsyncSession, person_id: str) -> str | None:
+    holder = await session.get(Holder, person_id)
+    return holder.full_name if holder else None
+
+
+async def standard(session: AsyncSession, code: str) -> Standard:
+    row = await session.get(Standard, code)
+    if row is None:
+        raise NotFound(f"no standard {code!r}", field="code")
+    return row
