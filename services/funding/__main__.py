@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 
 from services.funding import api
-from services.funding.api.deps import Deps
 from services.funding.consumers import HANDLERS
 from services.funding.handlers import catalogue, referrals, webhook_deliveries
 from services.funding.settings import FundingSettings
@@ -50,7 +49,10 @@ def build(settings: FundingSettings | None = None) -> Service:
     keys = ApiKeys(db, ApiKey)
     auth_api.install(service, keys, settings.admin_key)
     destinations = settings.webhook_destinations()
-    api.install(service.app, Deps(db, keys, ensure_partner_topics, destinations))
+    # What the routers' dependencies (api/deps.py) read back.
+    service.app.state.ensure_topics = ensure_partner_topics
+    service.app.state.destinations = destinations
+    api.install(service.app)
 
     async def expire() -> None:
         while True:  # in pages, so one sweep never holds a huge transaction

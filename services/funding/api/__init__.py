@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.funding.api import catalogue, partner, referrals, webhooks
-from services.funding.api.deps import Deps
 
 
-def install(app: FastAPI, deps: Deps) -> None:
+def install(app: FastAPI) -> None:
+    """Mount the routers; their dependencies are read from `app.state` (see api/deps.py)."""
     for module in (catalogue, referrals, webhooks, partner):
-        app.include_router(module.router(deps))
+        app.include_router(module.router)

@@ -1,60 +1,68 @@
-"""What every funding route needs: the database, operator key checks, the partner's lender."""
+"""What funding routes need besides shared.auth's keys and database: the partner's lender
+(from its partner key), topic creation for a new lender, and the webhook destinations
+policy. `__main__` puts the last two on `app.state`; these read them back."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.funding.handlers import partners
 from services.funding.webhooks import Destinations
-from shared.auth import ApiKeys, Operator, Role, Unauthenticated
-from shared.db import Database
+from shared.auth import Unauthenticated, database_of
 from shared.http import guard
 
-Dependency = Callable[..., Awaitable[Operator]]
+EnsureTopicsFn = Callable[[Sequence[str]], Awaitable[None]]
 _bearer = HTTPBearer(auto_error=False, scheme_name="partner key")
 
 
-@dataclass
-class Deps:
-    db: Database
-    keys: ApiKeys
-    ensure_topics: Callable[[Sequence[str]], Awaitable[None]]
-    destinations: Destinations = field(default_factory=Destinations)
-    reader: Dependency = field(init=False)
-    writer: Dependency = field(init=False)
-    admin: Dependency = field(init=False)
-    partner: Callable[..., Awaitable[str]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.reader = self.keys.require(Role.read)
-        self.writer = self.keys.require(Role.write)
-        self.admin = self.keys.require(Role.admin)
-
-        async def partner(
-            credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        ) -> str:
-            return await self._lender(credentials.credentials if credentials else None)
-
-        async def check(request: Request) -> str:
-            return await self._lender(presented_bearer(request))
-
-        self.partner = guard(partner, {401}, check)
-
-    async def _lender(self, token: str | None) -> str:
-        """The lender whose key this is (401 otherwise): every partner route is scoped to it."""
-        if not token:
-            raise Unauthenticated("a partner key is required (Authorization: Bearer <key>)")
-        async with self.db.transaction() as session:
-            lender = await partners.lender_of(session, token)
-        if lender is None:
-            raise Unauthenticated("unknown or revoked partner key")
-        return lender
+async def _lender(request: Request, token: str | None) -> str:
+    """The lender whose key this is (401 otherwise): every partner route is scoped to it."""
+    if not token:
+        raise Unauthenticated("a partner key is required (Authorization: Bearer <key>)")
+    async with database_of(request).transaction() as session:
+        lender = await partners.lender_of(session, token)
+    if lender is None:
+        raise Unauthenticated("unknown or revoked partner key")
+    return lender
 
 
 def presented_bearer(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+async def partner_lender(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+) -> str:
+    return await _lender(request, credentials.credentials if credentials else None)
+
+
+async def _check_partner(request: Request) -> str:
+    return await _lender(request, presented_bearer(request))
+
+
+# Marked so the 401 is documented and checked before the body is read (shared.http).
+guard(partner_lender, {401}, _check_partner)
+
+
+def ensure_topics_of(request: Request) -> EnsureTopicsFn:
+    """Creates broker topics (a new lender's partner topic); `app.state.ensure_topics`."""
+    ensure: EnsureTopicsFn = request.app.state.ensure_topics
+    return ensure
+
+
+def destinations_of(request: Request) -> Destinations:
+    found = getattr(request.app.state, "destinations", None)
+    if not isinstance(found, Destinations):
+        raise RuntimeError("no Destinations on app.state.destinations: see __main__.build")
+    return found
+
+
+PartnerLender = Annotated[str, Depends(partner_lender)]
+EnsureTopics = Annotated[EnsureTopicsFn, Depends(ensure_topics_of)]
+WebhookDestinations = Annotated[Destinations, Depends(destinations_of)]
