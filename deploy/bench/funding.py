@@ -7,7 +7,7 @@ those services would publish them. Printed: how fast funding consumes them and m
 referrals; evaluations of a person against every live product per second (the rules alone,
 re-run on the loaded replica); a dry run over everyone; partner API writes per second
 (acknowledge, with an Idempotency-Key) and replays of the same writes. The referrals made
-are checked against the hand computation in deploy/pilot.py.
+are checked against the hand computation in deploy/scenarios/pilot.py.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from typing import TextIO
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy.bench_env import bench_env
-from deploy.pilot import expected_referrals, ieat_2019_pilot
+from deploy.bench.harness import bench_env
+from deploy.scenarios.pilot import expected_referrals, ieat_2019_pilot
 from services.funding.__main__ import build
 from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings

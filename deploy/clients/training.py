@@ -1,6 +1,6 @@
 """Drives one training programme through the training service's API (docs/training.md).
 
-Used by the seeder (deploy/seed.py) and the end-to-end tests. The caller's client carries
+Used by the seeder (deploy/scenarios/seed.py) and the end-to-end tests. The caller's client carries
 the operator key (`Authorization: Bearer ...`): every training route needs one.
 
 Every call retries while the service is unreachable, until `retry_for` seconds have passed:

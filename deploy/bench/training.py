@@ -33,7 +33,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
-from deploy.bench_env import bench_env
+from deploy.bench.harness import bench_env
 from services.training.__main__ import build
 from services.training.settings import TrainingSettings
 from services.training.tables import Outbox

@@ -24,9 +24,9 @@ from typing import TextIO
 import httpx
 from sqlmodel import func, select
 
-from deploy.bench_env import bench_env
-from deploy.import_client import Outcome, import_file
-from deploy.people_csv import Expectation, write_csv
+from deploy.bench.harness import bench_env
+from deploy.clients.registry import Outcome, import_file
+from deploy.scenarios.people_csv import Expectation, write_csv
 from services.registry.__main__ import build
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, IncomeRecord, Outbox, Person

@@ -27,8 +27,8 @@ from typing import Any, TextIO, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy import certification_client as certification
-from deploy.bench_env import bench_env
+from deploy.bench.harness import bench_env
+from deploy.clients import certification
 from services.certification import signing, status_list
 from services.certification.__main__ import build
 from services.certification.settings import CertificationSettings

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.launcher import free_port, start_tansu
+from deploy.stack.databases import create_databases, drop_databases, postgres_reachable
+from deploy.stack.launcher import free_port, start_tansu
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from deploy.launcher import Stack, running
+from deploy.stack.launcher import Stack, running
 
-REVOKED_IN_BENCH = 100  # deploy.verify_bench.REVOKED (not imported: keeps --help fast)
+REVOKED_IN_BENCH = 100  # deploy.bench.verify.REVOKED (not imported: keeps --help fast)
 
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
@@ -47,7 +47,7 @@ def demo(
     timeout: Annotated[float, typer.Option(help="seconds for journeys to settle")] = 300,
 ) -> None:
     """Start everything, seed the IEAT 2019 pilot, print the funnel, stay up until Ctrl-C."""
-    from deploy.demo import run
+    from deploy.scenarios.demo import run
 
     raise typer.Exit(run(smoke=False, size=size, data_dir=data_dir, timeout=timeout))
 
@@ -60,7 +60,7 @@ def smoke(
     free_ports: Annotated[bool, typer.Option(help="broker and services on free ports")] = True,
 ) -> None:
     """The demo, exiting 0 once every seeded journey reached its expected end state."""
-    from deploy.demo import run
+    from deploy.scenarios.demo import run
 
     raise typer.Exit(
         run(smoke=True, size=size, data_dir=data_dir, timeout=timeout, free_ports=free_ports)
@@ -86,7 +86,7 @@ def bench(
     data_dir: Path = Path("var/bench"),
 ) -> None:
     """Drive N learners through the journey on the real broker and print throughput/latency."""
-    from deploy.bench import run
+    from deploy.bench.journey import run
 
     raise typer.Exit(run(learners=learners, data_dir=data_dir))
 
@@ -103,7 +103,7 @@ def import_people(
     ] = None,
 ) -> None:
     """Import people and households from a CSV (docs/registry-import.md), showing progress."""
-    from deploy.import_client import run
+    from deploy.clients.registry import run
 
     if not key:
         raise typer.BadParameter("give --key or set SKILLBRIDGE_API_KEY", param_hint="--key")
@@ -116,7 +116,7 @@ def bench_import(
     data_dir: Path = Path("var/bench-import"),
 ) -> None:
     """Import a generated CSV twice on SQLite and PostgreSQL; print rows/s and check counts."""
-    from deploy.import_bench import run
+    from deploy.bench.imports import run
 
     raise typer.Exit(run(rows=rows, data_dir=data_dir))
 
@@ -128,7 +128,7 @@ def bench_training(
     data_dir: Path = Path("var/bench-training"),
 ) -> None:
     """Training at district scale: replica, applications, selection, attendance, closure."""
-    from deploy.training_bench import run
+    from deploy.bench.training import run
 
     raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
 
@@ -139,7 +139,7 @@ def bench_funding(
     data_dir: Path = Path("var/bench-funding"),
 ) -> None:
     """Funding alone: referral evaluations/s, dry run, partner API writes/s; checked."""
-    from deploy.funding_bench import run
+    from deploy.bench.funding import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir))
 
@@ -148,7 +148,7 @@ def bench_funding(
 def kcat(ctx: typer.Context) -> None:
     """kcat with a librdkafka that reads the embedded broker: `skillbridge kcat -C -b
     127.0.0.1:9092 -t skillbridge.partner.gsb.v1 -J -e` (Debian's own fails against Tansu)."""
-    from deploy.kcat import KcatUnavailable, run
+    from deploy.stack.kcat import KcatUnavailable, run
 
     try:
         raise typer.Exit(run(ctx.args))
@@ -165,7 +165,7 @@ Bootstrap = Annotated[str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="
 @dlq.command("list")
 def dlq_list(bootstrap: Bootstrap = "127.0.0.1:9092") -> None:
     """Every dead-lettered record: where it came from, who failed on it and why."""
-    from deploy.dlq import dead_letters
+    from deploy.stack.dlq import dead_letters
 
     letters = asyncio.run(dead_letters(bootstrap))
     for d in letters:
@@ -184,7 +184,7 @@ def dlq_redrive(
     bootstrap: Bootstrap = "127.0.0.1:9092",
 ) -> None:
     """Publish the topic's records not re-driven yet back to their original topic."""
-    from deploy.dlq import redrive
+    from deploy.stack.dlq import redrive
 
     try:
         asyncio.run(redrive(bootstrap, topic, progress=typer.echo))
@@ -214,7 +214,7 @@ def acls_apply(
     from rich.console import Console
     from rich.table import Table
 
-    from deploy.acls import admin_client, apply, table
+    from deploy.stack.acls import admin_client, apply, table
 
     try:
         grants = table(partner, group_prefix)
@@ -246,10 +246,6 @@ def bench_verify(
     data_dir: Path = Path("var/bench-verify"),
 ) -> None:
     """Certification: certificates issued, credentials signed and verifications per second."""
-    from deploy.verify_bench import run
+    from deploy.bench.verify import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir))
-
-
-if __name__ == "__main__":
-    app()

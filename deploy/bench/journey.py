@@ -17,12 +17,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy import funnel
-from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.demo import achievement, check, observe, wait_settled
-from deploy.launcher import SERVICES, Stack, free_port, running
-from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
-from deploy.seed import SeedError, run_journeys
+from deploy.scenarios import funnel
+from deploy.scenarios.demo import achievement, check, observe, wait_settled
+from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
+from deploy.scenarios.seed import SeedError, run_journeys
+from deploy.stack.databases import create_databases, drop_databases, postgres_reachable
+from deploy.stack.launcher import SERVICES, Stack, free_port, running
 from shared import events
 from shared.kafka import ensure_topics
 from shared.topics import FUNDING, TRAINING

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from deploy import funding_client, funnel
-from deploy.launcher import Stack, running
-from deploy.pilot import (
+from deploy.clients import funding as funding_client
+from deploy.scenarios import funnel
+from deploy.scenarios.pilot import (
     Scenario,
     combined,
     expected_referrals,
@@ -20,7 +20,8 @@ from deploy.pilot import (
     ieat_2019_pilot,
     suphan_buri_beauticians,
 )
-from deploy.seed import run_journeys
+from deploy.scenarios.seed import run_journeys
+from deploy.stack.launcher import Stack, running
 from shared.events import LoanReferralShared
 from shared.topics import BROADCAST_TOPICS, partner_topic
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from deploy.training_client import ApiError, expect
+from deploy.clients.training import ApiError, expect
 
 Json = dict[str, Any]
 

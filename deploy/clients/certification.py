@@ -1,6 +1,6 @@
 """Drives assessments through the certification service's API (docs/certification.md).
 
-Used by the seeder (deploy/seed.py) and the end-to-end tests. The caller's client carries
+Used by the seeder (deploy/scenarios/seed.py) and the end-to-end tests. The caller's client carries
 the operator key; standards and verification are public. Every call retries while the
 service is unreachable (a restart), until `retry_for` seconds have passed. Retries are
 harmless: a session or candidate registered again with the same body is returned as it
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from deploy.training_client import OK, ApiError, Json, expect, post
+from deploy.clients.training import OK, ApiError, Json, expect, post
 
 RETRY_FOR = 120.0  # seconds
 BATCH = 1_000  # people per request (the service takes up to 5,000)
