@@ -27,6 +27,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from deploy.bench.harness import bench_env
+from deploy.clients.base import auth_headers
 from deploy.scenarios.pilot import expected_referrals, ieat_2019_pilot
 from services.funding.__main__ import build
 from services.funding.handlers import catalogue, referrals
@@ -175,7 +176,7 @@ async def bench_target(
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=service.app),
             base_url="http://funding",
-            headers={"Authorization": f"Bearer {admin}"},
+            headers=auth_headers(admin),
             timeout=120,
         )
         async with client:

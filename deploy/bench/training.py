@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
 from deploy.bench.harness import bench_env
+from deploy.clients.base import auth_headers
 from services.training.__main__ import build
 from services.training.settings import TrainingSettings
 from services.training.tables import Outbox
@@ -178,7 +179,7 @@ async def bench_database(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=service.app),
             base_url="http://training",
-            headers={"Authorization": f"Bearer {admin_key}"},
+            headers=auth_headers(admin_key),
             timeout=600,
         ) as client:
             with phases.phase("replica from registry events", len(people)):

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.bench.harness import bench_env
 from deploy.clients import certification
+from deploy.clients.base import auth_headers
 from services.certification import signing, status_list
 from services.certification.__main__ import build
 from services.certification.settings import CertificationSettings
@@ -91,7 +92,7 @@ async def _run_one(label: str, url: str, bootstrap: str, people: int, out: TextI
     await service.start()
     problems: list[str] = []
     transport = httpx.ASGITransport(app=service.app)
-    headers = {"Authorization": f"Bearer {admin}"}
+    headers = auth_headers(admin)
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://cert", headers=headers, timeout=120

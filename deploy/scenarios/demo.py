@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from deploy.clients import funding as funding_client
+from deploy.clients.base import auth_headers
 from deploy.scenarios import funnel
 from deploy.scenarios.pilot import (
     Scenario,
@@ -31,7 +32,7 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
     expected = funnel_expectation(scenario)
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    headers = auth_headers(stack.admin_key)
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         while time.monotonic() < deadline:
             last = await funding_client.counts(client, stack.url("funding"))
@@ -69,7 +70,7 @@ async def observe(
 
 async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
     """The training service's own figure for the programme (learners it saw complete)."""
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    headers = auth_headers(stack.admin_key)
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         url = f"{stack.url('training')}/programmes/{scenario.programme_code}/achievement"
         response = await client.get(url)

@@ -20,7 +20,7 @@ import httpx
 
 from deploy.clients import certification, training
 from deploy.clients import funding as funding_client
-from deploy.clients.training import ApiError, expect, post
+from deploy.clients.base import ApiError, auth_headers, expect, post
 from deploy.scenarios.pilot import Scenario, Trainee
 
 T = TypeVar("T")
@@ -156,7 +156,7 @@ async def run_journeys(
 ) -> dict[str, str]:
     """Seed the scenario with an operator's key; returns national ID -> person_id."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = auth_headers(api_key)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
         await configure_lenders(client, urls["funding"], scenario)
         deadline = time.monotonic() + replication_timeout
