@@ -1,9 +1,12 @@
-"""What the single-service benchmarks share: a Tansu broker of their own, and the databases
-to run on (SQLite always; a fresh PostgreSQL database when one is reachable, dropped after)."""
+"""What the benchmarks share: a fresh data directory and their log, a Tansu broker of their
+own and the databases to run on (SQLite always; a fresh PostgreSQL database when one is
+reachable, dropped after), and how a rate is printed."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +15,25 @@ from typing import TextIO
 
 from deploy.stack.databases import create_databases, drop_databases, postgres_reachable
 from deploy.stack.launcher import free_port, start_tansu
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def prepare(data_dir: Path, log_file: str | None = None) -> None:
+    """Start from an empty data directory (the broker and databases start empty too). With
+    `log_file`, the service's own INFO lines go there, away from the figures; without, only
+    warnings reach the terminal."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    if log_file is None:
+        logging.basicConfig(level=logging.WARNING)
+    else:
+        logging.basicConfig(filename=data_dir / log_file, level=logging.INFO, format=LOG_FORMAT)
+
+
+def rate(count: int, seconds: float) -> str:
+    """`count in seconds = per second`, as the figures print it."""
+    return f"{count:,} in {seconds:.2f} s = {count / max(seconds, 1e-9):,.0f}/s"
 
 
 @dataclass(frozen=True)

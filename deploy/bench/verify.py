@@ -13,9 +13,7 @@ the status list is fetched and checked.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
-import shutil
 import sys
 import time
 import uuid
@@ -27,7 +25,7 @@ from typing import Any, TextIO, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy.bench.harness import bench_env
+from deploy.bench.harness import bench_env, prepare
 from deploy.clients import certification
 from deploy.clients.base import auth_headers
 from services.certification import signing, status_list
@@ -208,9 +206,7 @@ async def _run(people: int, data_dir: Path, out: TextIO) -> int:
 
 
 def run(*, people: int, data_dir: Path, out: TextIO = sys.stdout) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    logging.basicConfig(level=logging.WARNING)
+    prepare(data_dir)
     out.write(
         f"bench-verify: {people:,} certificates, {CONCURRENCY} requests at a time, "
         "in-process HTTP (no network)\n"
