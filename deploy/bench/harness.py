@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,13 @@ def rate(count: int, seconds: float) -> str:
     return f"{count:,} in {seconds:.2f} s = {count / max(seconds, 1e-9):,.0f}/s"
 
 
+async def fresh_postgres(services: Iterable[str], prefix: str) -> dict[str, str]:
+    """Service -> URL of a throwaway PostgreSQL database, or {} when none is reachable."""
+    if not await postgres_reachable():
+        return {}
+    return await create_databases(services, prefix)
+
+
 @dataclass(frozen=True)
 class BenchEnv:
     bootstrap: str
@@ -53,8 +60,8 @@ async def bench_env(
     pg_urls: dict[str, str] = {}
     try:
         targets = [("SQLite", f"sqlite+aiosqlite:///{data_dir / f'{service}.db'}")]
-        if await postgres_reachable():
-            pg_urls = await create_databases([service], db_prefix)
+        pg_urls = await fresh_postgres([service], db_prefix)
+        if pg_urls:
             targets.append(("PostgreSQL", pg_urls[service]))
         else:
             out.write("PostgreSQL at 127.0.0.1:5432 not reachable: SQLite only\n")

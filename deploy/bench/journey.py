@@ -17,11 +17,12 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from deploy.bench.harness import fresh_postgres
 from deploy.scenarios import funnel
 from deploy.scenarios.demo import achievement, check, observe, wait_settled
 from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.scenarios.seed import SeedError, run_journeys
-from deploy.stack.databases import create_databases, drop_databases, postgres_reachable
+from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import SERVICES, Stack, free_port, running
 from shared import events
 from shared.kafka import ensure_topics
@@ -211,13 +212,6 @@ async def raw_baseline(bootstrap: str) -> tuple[float, float]:
     return produce, consume
 
 
-async def fresh_databases() -> dict[str, str]:
-    """Four throwaway PostgreSQL databases, or {} (the Stack's SQLite) when there is none."""
-    if not await postgres_reachable():
-        return {}
-    return await create_databases(SERVICES, "sb_bench")
-
-
 def report(
     scenario: Scenario,
     driven: Driven,
@@ -271,7 +265,7 @@ def run(*, learners: int, data_dir: Path) -> int:
     shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must we
     scenario = ieat_2019_pilot(seed=SEED, size=learners)
     expected = len(expected_referrals(scenario))
-    database_urls = asyncio.run(fresh_databases())
+    database_urls = asyncio.run(fresh_postgres(SERVICES, "sb_bench"))
     names = [url.rsplit("/", 1)[-1] for url in database_urls.values()]
     database = (
         f"PostgreSQL 127.0.0.1:5432, 4 fresh databases ({names[0].rsplit('_', 1)[-1]})"
