@@ -18,10 +18,10 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deploy.bench.harness import fresh_postgres
-from deploy.scenarios import funnel
 from deploy.scenarios.demo import achievement, check, observe, wait_settled
 from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.scenarios.seed import SeedError, run_journeys
+from deploy.stack import topics as topic_reader
 from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import SERVICES, Stack, free_port, running
 from shared import events
@@ -64,7 +64,7 @@ class PartnerObserver:
             TopicPartition(FUNDING, p)
             for p in sorted(
                 consumer.partitions_for_topic(FUNDING)
-                or await funnel._partitions(consumer, FUNDING)
+                or await topic_reader.partitions_of(consumer, FUNDING)
             )
         ]
         if not partitions:
@@ -138,7 +138,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[rank - 1]
 
 
-def completion_times(observed: list[funnel.Observed]) -> dict[str, float]:
+def completion_times(observed: list[topic_reader.Observed]) -> dict[str, float]:
     return {
         o.key: o.ce_time.timestamp()
         for o in observed
@@ -182,7 +182,8 @@ async def raw_consume(bootstrap: str, topic: str) -> float:
         partitions = [
             TopicPartition(topic, p)
             for p in sorted(
-                consumer.partitions_for_topic(topic) or await funnel._partitions(consumer, topic)
+                consumer.partitions_for_topic(topic)
+                or await topic_reader.partitions_of(consumer, topic)
             )
         ]
         consumer.assign(partitions)
@@ -215,14 +216,14 @@ async def raw_baseline(bootstrap: str) -> tuple[float, float]:
 def report(
     scenario: Scenario,
     driven: Driven,
-    observed: list[funnel.Observed],
+    observed: list[topic_reader.Observed],
     database: str,
     reported: dict[str, object],
 ) -> float:
     """Print the system figures; returns events/s for the comparison with raw Kafka."""
     observer = driven.observer
     wall = observer.last_seen - driven.started_at
-    distinct = funnel.distinct(observed)
+    distinct = topic_reader.distinct(observed)
     completed = completion_times(distinct)
     latencies = sorted(
         (seen - completed[person]) * 1000

@@ -22,6 +22,7 @@ from deploy.scenarios.pilot import (
     suphan_buri_beauticians,
 )
 from deploy.scenarios.seed import run_journeys
+from deploy.stack import topics as topic_reader
 from deploy.stack.launcher import Stack, running
 from shared.events import LoanReferralShared
 from shared.topics import BROADCAST_TOPICS, partner_topic
@@ -47,7 +48,7 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
 
 async def observe(
     stack: Stack, scenario: Scenario, timeout: float = 30
-) -> tuple[list[funnel.Observed], dict[str, int]]:
+) -> tuple[list[topic_reader.Observed], dict[str, int]]:
     """Read the topics once they carry every expected referral: the funding service counts a
     referral when it commits it, its outbox relay publishes it a moment later."""
     lenders = sorted({p.lender_code for p in scenario.products})
@@ -55,14 +56,14 @@ async def observe(
     want = funnel_expectation(scenario)["referrals"]
     deadline = time.monotonic() + timeout
     while True:
-        observed = await funnel.read_topics(stack.bootstrap, topics)
+        observed = await topic_reader.read_topics(stack.bootstrap, topics)
         if funnel.funnel(observed)["referrals"] >= want or time.monotonic() > deadline:
             break  # past the deadline the check below says what is missing
         await asyncio.sleep(0.25)
     # What each lender was sent: one LoanReferralShared per referral on its own topic.
     per_lender = Counter(
         o.topic.split(".")[2]
-        for o in funnel.distinct(observed)
+        for o in topic_reader.distinct(observed)
         if o.topic.startswith("skillbridge.partner.") and o.ce_type == LoanReferralShared.ce_type()
     )
     return observed, dict(per_lender)
@@ -82,7 +83,7 @@ async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
 def check(
     scenario: Scenario,
     by_id: dict[str, str],
-    observed: list[funnel.Observed],
+    observed: list[topic_reader.Observed],
     reported: list[dict[str, object]],
 ) -> list[str]:
     """What differs from the hand-computable expectation (empty: all journeys as expected)."""

@@ -1,1 +1,1 @@
-"""The stack: launcher, embedded broker, databases; broker tools (kcat, dead letters, ACLs)."""
+"""The stack: launcher, embedded broker, databases; broker tools (topics, kcat, DLQ, ACLs)."""

@@ -14,8 +14,8 @@ from stdnum.th import pin
 from deploy.clients import certification as certification_client
 from deploy.clients import funding as funding_client
 from deploy.clients import training as training_client
-from deploy.scenarios.funnel import Observed, distinct, read_topics
 from deploy.stack.launcher import Stack
+from deploy.stack.topics import Observed, distinct, read_topics
 from shared.events import (
     LoanApproved,
     LoanDisbursed,
