@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.launcher import free_port, start_tansu
+from deploy.stack.databases import create_databases, drop_databases, postgres_reachable
+from deploy.stack.launcher import free_port, start_tansu
 from shared.topics import SERVICES
 
 POSTGRES = asyncio.run(postgres_reachable())

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from stdnum.th import pin
 
-from deploy.databases import create_databases
-from deploy.launcher import Stack, free_port
+from deploy.stack.databases import create_databases
+from deploy.stack.launcher import Stack, free_port
 from shared.topics import SERVICES
 
 T = TypeVar("T")

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy import funding_client
-from deploy.databases import drop_databases
-from deploy.launcher import Managed, Stack
+from deploy.clients import funding as funding_client
+from deploy.stack.databases import drop_databases
+from deploy.stack.launcher import Managed, Stack
 from tests.conftest import POSTGRES
 from tests.support import TraceCollector, make_stack
 

@@ -11,9 +11,11 @@ import httpx
 import pytest
 from stdnum.th import pin
 
-from deploy import certification_client, funding_client, training_client
-from deploy.funnel import Observed, distinct, read_topics
-from deploy.launcher import Stack
+from deploy.clients import certification as certification_client
+from deploy.clients import funding as funding_client
+from deploy.clients import training as training_client
+from deploy.stack.launcher import Stack
+from deploy.stack.topics import Observed, distinct, read_topics
 from shared.events import (
     LoanApproved,
     LoanDisbursed,

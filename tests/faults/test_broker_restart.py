@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from deploy.launcher import Managed, free_port, start_tansu
+from deploy.stack.launcher import Managed, free_port, start_tansu
 from services.registry.__main__ import build as build_registry
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Outbox as RegistryOutbox

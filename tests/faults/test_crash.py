@@ -9,11 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy import funding_client
-from deploy.databases import drop_databases
-from deploy.funnel import read_topics, referrals
-from deploy.pilot import expected_referrals, funnel_expectation, ieat_2019_pilot
-from deploy.seed import run_journeys
+from deploy.clients import funding as funding_client
+from deploy.scenarios.funnel import referrals
+from deploy.scenarios.pilot import expected_referrals, funnel_expectation, ieat_2019_pilot
+from deploy.scenarios.seed import run_journeys
+from deploy.stack.databases import drop_databases
+from deploy.stack.topics import read_topics
 from shared.topics import FUNDING
 from tests.conftest import POSTGRES
 from tests.support import eventually, make_stack

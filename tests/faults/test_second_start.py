@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.databases import create_databases, drop_databases
-from deploy.launcher import SERVICES, Stack, free_port
+from deploy.stack.databases import create_databases, drop_databases
+from deploy.stack.launcher import SERVICES, Stack, free_port
 from shared.auth import BOOTSTRAP_ADMIN, new_token
 from tests.conftest import POSTGRES
 

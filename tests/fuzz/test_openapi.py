@@ -30,8 +30,8 @@ import httpx
 import pytest
 import uvicorn
 
-from deploy.databases import drop_databases
-from deploy.launcher import free_port
+from deploy.stack.databases import drop_databases
+from deploy.stack.launcher import free_port
 from services.certification.__main__ import build as build_certification
 from services.certification.settings import CertificationSettings
 from services.funding.__main__ import build as build_funding

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.funnel import Observed, distinct, read_topics
+from deploy.stack.topics import Observed, distinct, read_topics
 from services.funding.__main__ import build
 from services.funding.settings import FundingSettings
 from shared.envelope import encode, source_of

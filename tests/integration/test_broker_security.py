@@ -42,8 +42,8 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from deploy.cli import app
-from deploy.kcat import command
-from deploy.launcher import free_port, start_tansu
+from deploy.stack.kcat import command
+from deploy.stack.launcher import free_port, start_tansu
 from shared.kafka import client_options, ensure_topics, librdkafka_config
 from shared.settings import KafkaSecurity
 

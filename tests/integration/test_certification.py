@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import update
 
-from deploy.funnel import distinct, read_topics
+from deploy.stack.topics import distinct, read_topics
 from services.certification.__main__ import build
 from services.certification.settings import CertificationSettings
 from services.certification.tables import Certificate

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
-from deploy.funnel import read_topics
+from deploy.stack.topics import read_topics
 from shared.envelope import encode
 from shared.events import LearnerEnrolled, PersonRegistered
 from shared.runtime import Service

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.dlq import dead_letters, redrive
-from deploy.funnel import read_topics
+from deploy.stack.dlq import dead_letters, redrive
+from deploy.stack.topics import read_topics
 from shared.envelope import encode
 from shared.events import PersonRegistered
 from shared.kafka import ensure_topics

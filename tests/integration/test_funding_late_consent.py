@@ -9,7 +9,7 @@ from collections import Counter
 
 from sqlmodel import col, func, select
 
-from deploy.funnel import Observed
+from deploy.stack.topics import Observed
 from services.funding.tables import Outbox
 from shared.events import LoanReferralShared
 from tests.integration.conftest import RunningRegistry

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from deploy.funnel import distinct, read_topics
+from deploy.stack.topics import distinct, read_topics
 from services.funding.tables import SharedData
 from shared.events import (
     ConsentWithdrawn,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from deploy.pilot import (
+from deploy.scenarios.pilot import (
     PRODUCTS_2019,
     PRODUCTS_SUPHAN_BURI,
     Trainee,

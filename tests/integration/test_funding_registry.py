@@ -3,7 +3,7 @@ in the registry reaches that lender, and only that lender, inside its referral."
 
 from __future__ import annotations
 
-from deploy.funnel import Observed, read_topics
+from deploy.stack.topics import Observed, read_topics
 from shared.events import LoanReferralCancelled, LoanReferralShared
 from shared.topics import FUNDING
 from tests.integration.conftest import RunningRegistry

@@ -1,5 +1,5 @@
 """What a partner sees with an outside client: kcat (librdkafka, not our aiokafka) reads a
-lender's topic from the embedded broker, CloudEvents headers included (deploy/kcat.py)."""
+lender's topic from the embedded broker, CloudEvents headers included (deploy/stack/kcat.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.kcat import command
+from deploy.stack.kcat import command
 from shared.envelope import encode
 from shared.events import LoanReferralShared, SharedPersonalData
 from shared.kafka import ensure_topics

@@ -20,7 +20,7 @@ import httpx
 from sqlmodel import col, func, select
 from stdnum.th import pin
 
-from deploy.people_csv import Expectation, write_csv
+from deploy.scenarios.people_csv import Expectation, write_csv
 from services.registry.__main__ import build as build_registry
 from services.registry.handlers import imports
 from services.registry.settings import RegistrySettings
@@ -183,7 +183,7 @@ async def test_hundred_thousand_rows_exact_report_then_reimport_adds_nothing(
     assert again["flagged"] == 0
     assert_report_is_exactly(await report(client, again["import_id"]), expected)
     assert await counts(registry.service.db) == stored
-    print(  # the timing for the note (the figures themselves come from deploy/import_bench.py)
+    print(  # the timing for the note (the figures themselves come from deploy/bench/imports.py)
         f"\n100k import: first {first_seconds:.1f} s, again {again_seconds:.1f} s "
         f"({registry.service.db.engine.dialect.name})"
     )

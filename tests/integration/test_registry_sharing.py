@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from deploy.funnel import Observed, read_topics
+from deploy.stack.topics import Observed, read_topics
 from shared.events import PersonalDataShared
 from shared.topics import REGISTRY
 from tests.integration.conftest import RunningRegistry

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deploy.funnel import read_topics
+from deploy.stack.topics import read_topics
 from examples.partner_lender import signature as partner
 from shared import signing
 from shared.envelope import encode

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.funnel import read_topics
+from deploy.stack.topics import read_topics
 from services.registry.settings import RegistrySettings
 from shared.events import LearnerEnrolled, LearnerWithdrew, TrainingCompleted
 from tests.conftest import tansu

@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 from typer.testing import CliRunner
 
-from deploy import acls
 from deploy.cli import app
-from deploy.kcat import security_file
-from deploy.launcher import Stack
+from deploy.stack import acls
+from deploy.stack.kcat import security_file
+from deploy.stack.launcher import Stack
 from shared.acls import Grant, allowed, partner_principal, service_principal
 from shared.kafka import broker_security, client_options, librdkafka_config, make_broker
 from shared.settings import KafkaSecurity, ServiceSettings

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from deploy.pilot import OCCUPATIONS_2019
+from deploy.scenarios.pilot import OCCUPATIONS_2019
 from services.certification import credentials, domain, signing, status_list
 from services.certification.domain import CertificateStatus, Unit
 from services.certification.handlers.standards import shipped

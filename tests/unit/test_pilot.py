@@ -7,7 +7,7 @@ import datetime
 
 from stdnum.th import pin
 
-from deploy.pilot import (
+from deploy.scenarios.pilot import (
     ESTATES_2019,
     OCCUPATIONS_2019,
     PRODUCTS_2019,
@@ -21,7 +21,7 @@ from deploy.pilot import (
     ieat_2019_pilot,
     suphan_buri_beauticians,
 )
-from deploy.seed import cohort_dates
+from deploy.scenarios.seed import cohort_dates
 from services.funding.handlers.catalogue import load_seed
 
 SCENARIO = ieat_2019_pilot()

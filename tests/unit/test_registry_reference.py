@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from deploy.pilot import ESTATES_2019
+from deploy.scenarios.pilot import ESTATES_2019
 from services.registry import domain, reference
 from services.registry.handlers.trainers import check_village_team
 from shared.errors import Conflict

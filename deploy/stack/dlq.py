@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from deploy.funnel import read_topics
+from deploy.stack.topics import read_topics
 from shared.kafka import client_options
 
 REDRIVE_GROUP = "skillbridge.dlq-redrive"

@@ -17,12 +17,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy import funnel
-from deploy.databases import create_databases, drop_databases, postgres_reachable
-from deploy.demo import achievement, check, observe, wait_settled
-from deploy.launcher import SERVICES, Stack, free_port, running
-from deploy.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
-from deploy.seed import SeedError, run_journeys
+from deploy.bench.harness import fresh_postgres
+from deploy.scenarios.demo import achievement, check, observe, wait_settled
+from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
+from deploy.scenarios.seed import SeedError, run_journeys
+from deploy.stack import topics as topic_reader
+from deploy.stack.databases import drop_databases
+from deploy.stack.launcher import SERVICES, Stack, free_port, running
 from shared import events
 from shared.kafka import ensure_topics
 from shared.topics import FUNDING, TRAINING
@@ -63,7 +64,7 @@ class PartnerObserver:
             TopicPartition(FUNDING, p)
             for p in sorted(
                 consumer.partitions_for_topic(FUNDING)
-                or await funnel._partitions(consumer, FUNDING)
+                or await topic_reader.partitions_of(consumer, FUNDING)
             )
         ]
         if not partitions:
@@ -137,7 +138,7 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[rank - 1]
 
 
-def completion_times(observed: list[funnel.Observed]) -> dict[str, float]:
+def completion_times(observed: list[topic_reader.Observed]) -> dict[str, float]:
     return {
         o.key: o.ce_time.timestamp()
         for o in observed
@@ -181,7 +182,8 @@ async def raw_consume(bootstrap: str, topic: str) -> float:
         partitions = [
             TopicPartition(topic, p)
             for p in sorted(
-                consumer.partitions_for_topic(topic) or await funnel._partitions(consumer, topic)
+                consumer.partitions_for_topic(topic)
+                or await topic_reader.partitions_of(consumer, topic)
             )
         ]
         consumer.assign(partitions)
@@ -211,24 +213,17 @@ async def raw_baseline(bootstrap: str) -> tuple[float, float]:
     return produce, consume
 
 
-async def fresh_databases() -> dict[str, str]:
-    """Four throwaway PostgreSQL databases, or {} (the Stack's SQLite) when there is none."""
-    if not await postgres_reachable():
-        return {}
-    return await create_databases(SERVICES, "sb_bench")
-
-
 def report(
     scenario: Scenario,
     driven: Driven,
-    observed: list[funnel.Observed],
+    observed: list[topic_reader.Observed],
     database: str,
     reported: dict[str, object],
 ) -> float:
     """Print the system figures; returns events/s for the comparison with raw Kafka."""
     observer = driven.observer
     wall = observer.last_seen - driven.started_at
-    distinct = funnel.distinct(observed)
+    distinct = topic_reader.distinct(observed)
     completed = completion_times(distinct)
     latencies = sorted(
         (seen - completed[person]) * 1000
@@ -271,7 +266,7 @@ def run(*, learners: int, data_dir: Path) -> int:
     shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must we
     scenario = ieat_2019_pilot(seed=SEED, size=learners)
     expected = len(expected_referrals(scenario))
-    database_urls = asyncio.run(fresh_databases())
+    database_urls = asyncio.run(fresh_postgres(SERVICES, "sb_bench"))
     names = [url.rsplit("/", 1)[-1] for url in database_urls.values()]
     database = (
         f"PostgreSQL 127.0.0.1:5432, 4 fresh databases ({names[0].rsplit('_', 1)[-1]})"

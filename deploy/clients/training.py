@@ -1,6 +1,6 @@
 """Drives one training programme through the training service's API (docs/training.md).
 
-Used by the seeder (deploy/seed.py) and the end-to-end tests. The caller's client carries
+Used by the seeder (deploy/scenarios/seed.py) and the end-to-end tests. The caller's client carries
 the operator key (`Authorization: Bearer ...`): every training route needs one.
 
 Every call retries while the service is unreachable, until `retry_for` seconds have passed:
@@ -21,54 +21,10 @@ from typing import Any
 
 import httpx
 
-Json = dict[str, Any]
-OK = (200, 201)
+from deploy.clients.base import OK, RETRY_FOR, ApiError, Json, expect, post, retry_deadline
+
 BATCH = 1_000  # ids per batch request (the service takes up to 5,000)
 ATTENDANCE_BATCH = 10_000  # records per attendance request (the service's limit)
-RETRY_FOR = 120.0  # seconds
-
-
-class ApiError(RuntimeError):
-    """A service answered something the caller cannot go on from."""
-
-
-def expect(response: httpx.Response, *ok: int) -> Json:
-    if response.status_code not in ok:
-        raise ApiError(
-            f"{response.request.method} {response.request.url} -> {response.status_code}: "
-            f"{response.text[:500]}"
-        )
-    body: Json = response.json() if response.content else {}
-    return body
-
-
-async def post(
-    client: httpx.AsyncClient,
-    url: str,
-    body: Mapping[str, Any] | None,
-    deadline: float,
-    *,
-    retry_404: bool = False,
-) -> httpx.Response:
-    """POST, retrying while the service is unreachable (restarting) or, if asked, while it
-    has not replicated what the body names yet (404). Past `deadline` the last answer (or
-    transport error) is the caller's."""
-    delay = 0.05
-    while True:
-        try:
-            response = await client.post(url, json=body)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        else:
-            if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
-                return response
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
-
-
-def _deadline(retry_for: float) -> float:
-    return time.monotonic() + retry_for
 
 
 async def ensure_programme(
@@ -94,7 +50,9 @@ async def ensure_programme(
         "targets": list(targets),
     }
     # 404: the owner's OrganisationRegistered has not reached training yet (just after start).
-    response = await post(client, f"{url}/programmes", body, _deadline(retry_for), retry_404=True)
+    response = await post(
+        client, f"{url}/programmes", body, retry_deadline(retry_for), retry_404=True
+    )
     return expect(response, *OK)
 
 
@@ -129,7 +87,7 @@ async def ensure_course(
             "practical_required": practical_required,
         },
     }
-    response = await post(client, f"{url}/courses", body, _deadline(retry_for))
+    response = await post(client, f"{url}/courses", body, retry_deadline(retry_for))
     return expect(response, *OK)
 
 
@@ -159,7 +117,7 @@ async def ensure_cohort(
         "one_per_household": one_per_household,
         "trainer_ids": list(trainer_ids),
     }
-    response = await post(client, f"{url}/cohorts", body, _deadline(retry_for))
+    response = await post(client, f"{url}/cohorts", body, retry_deadline(retry_for))
     return expect(response, *OK)  # the cohort, with its `status` (open, selected, closed)
 
 
@@ -174,7 +132,7 @@ async def apply_all(
     """Apply everyone (an id already applied gets its application back); person_id ->
     the batch's result for it. A 404 for an id means training has not replicated the
     person's PersonRegistered yet: those ids are sent again until the deadline."""
-    deadline = _deadline(retry_for)
+    deadline = retry_deadline(retry_for)
     pending = list(dict.fromkeys(person_ids))
     applied: dict[str, Json] = {}
     delay = 0.05
@@ -210,7 +168,7 @@ async def select(
     client: httpx.AsyncClient, url: str, cohort_code: str, *, retry_for: float = RETRY_FOR
 ) -> Json:
     response = await post(
-        client, f"{url}/cohorts/{cohort_code}/selection", None, _deadline(retry_for)
+        client, f"{url}/cohorts/{cohort_code}/selection", None, retry_deadline(retry_for)
     )
     return expect(response, *OK, 409)  # 409: selection already ran
 
@@ -236,7 +194,7 @@ async def record_attendance(
     *,
     retry_for: float = RETRY_FOR,
 ) -> None:
-    deadline = _deadline(retry_for)
+    deadline = retry_deadline(retry_for)
     for first in range(0, len(records), ATTENDANCE_BATCH):
         body = {
             "records": [
@@ -258,7 +216,7 @@ async def record_practicals(
 ) -> None:
     body = {"results": [{"person_id": pid, "passed": ok} for pid, ok in passed.items()]}
     response = await post(
-        client, f"{url}/cohorts/{cohort_code}/practicals", body, _deadline(retry_for)
+        client, f"{url}/cohorts/{cohort_code}/practicals", body, retry_deadline(retry_for)
     )
     expect(response, *OK)
 
@@ -267,7 +225,7 @@ async def close(
     client: httpx.AsyncClient, url: str, cohort_code: str, *, retry_for: float = RETRY_FOR
 ) -> Json:
     response = await post(
-        client, f"{url}/cohorts/{cohort_code}/closure", None, _deadline(retry_for)
+        client, f"{url}/cohorts/{cohort_code}/closure", None, retry_deadline(retry_for)
     )
     if response.status_code == 409:  # fine if closed already (a retry); not if still running
         cohort = expect(await client.get(f"{url}/cohorts/{cohort_code}"), 200)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from deploy import funding_client, funnel
-from deploy.launcher import Stack, running
-from deploy.pilot import (
+from deploy.clients import funding as funding_client
+from deploy.clients.base import auth_headers
+from deploy.scenarios import funnel
+from deploy.scenarios.pilot import (
     Scenario,
     combined,
     expected_referrals,
@@ -20,7 +21,9 @@ from deploy.pilot import (
     ieat_2019_pilot,
     suphan_buri_beauticians,
 )
-from deploy.seed import run_journeys
+from deploy.scenarios.seed import run_journeys
+from deploy.stack import topics as topic_reader
+from deploy.stack.launcher import Stack, running
 from shared.events import LoanReferralShared
 from shared.topics import BROADCAST_TOPICS, partner_topic
 
@@ -30,7 +33,7 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
     expected = funnel_expectation(scenario)
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    headers = auth_headers(stack.admin_key)
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         while time.monotonic() < deadline:
             last = await funding_client.counts(client, stack.url("funding"))
@@ -45,7 +48,7 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
 
 async def observe(
     stack: Stack, scenario: Scenario, timeout: float = 30
-) -> tuple[list[funnel.Observed], dict[str, int]]:
+) -> tuple[list[topic_reader.Observed], dict[str, int]]:
     """Read the topics once they carry every expected referral: the funding service counts a
     referral when it commits it, its outbox relay publishes it a moment later."""
     lenders = sorted({p.lender_code for p in scenario.products})
@@ -53,14 +56,14 @@ async def observe(
     want = funnel_expectation(scenario)["referrals"]
     deadline = time.monotonic() + timeout
     while True:
-        observed = await funnel.read_topics(stack.bootstrap, topics)
+        observed = await topic_reader.read_topics(stack.bootstrap, topics)
         if funnel.funnel(observed)["referrals"] >= want or time.monotonic() > deadline:
             break  # past the deadline the check below says what is missing
         await asyncio.sleep(0.25)
     # What each lender was sent: one LoanReferralShared per referral on its own topic.
     per_lender = Counter(
         o.topic.split(".")[2]
-        for o in funnel.distinct(observed)
+        for o in topic_reader.distinct(observed)
         if o.topic.startswith("skillbridge.partner.") and o.ce_type == LoanReferralShared.ce_type()
     )
     return observed, dict(per_lender)
@@ -68,7 +71,7 @@ async def observe(
 
 async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
     """The training service's own figure for the programme (learners it saw complete)."""
-    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    headers = auth_headers(stack.admin_key)
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         url = f"{stack.url('training')}/programmes/{scenario.programme_code}/achievement"
         response = await client.get(url)
@@ -80,7 +83,7 @@ async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
 def check(
     scenario: Scenario,
     by_id: dict[str, str],
-    observed: list[funnel.Observed],
+    observed: list[topic_reader.Observed],
     reported: list[dict[str, object]],
 ) -> list[str]:
     """What differs from the hand-computable expectation (empty: all journeys as expected)."""

@@ -18,16 +18,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from deploy import certification_client as certification
-from deploy import funding_client
-from deploy import training_client as training
-from deploy.pilot import Scenario, Trainee
-from deploy.training_client import ApiError, expect, post
+from deploy.clients import certification, training
+from deploy.clients import funding as funding_client
+from deploy.clients.base import ApiError, auth_headers, expect, post
+from deploy.scenarios.pilot import Scenario, Trainee
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
 
-SeedError = ApiError  # the name deploy/bench.py catches; the training client raises it too
+SeedError = ApiError  # the name deploy/bench/journey.py catches; the training client raises it too
 
 # Every occupation's course: the programme's five-day format (DOMAIN.md): days 1-3
 # knowledge transfer, day 4 a study visit, day 5 practice at home.
@@ -157,7 +156,7 @@ async def run_journeys(
 ) -> dict[str, str]:
     """Seed the scenario with an operator's key; returns national ID -> person_id."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {api_key}"}
+    headers = auth_headers(api_key)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
         await configure_lenders(client, urls["funding"], scenario)
         deadline = time.monotonic() + replication_timeout

@@ -1,6 +1,6 @@
 """Drives assessments through the certification service's API (docs/certification.md).
 
-Used by the seeder (deploy/seed.py) and the end-to-end tests. The caller's client carries
+Used by the seeder (deploy/scenarios/seed.py) and the end-to-end tests. The caller's client carries
 the operator key; standards and verification are public. Every call retries while the
 service is unreachable (a restart), until `retry_for` seconds have passed. Retries are
 harmless: a session or candidate registered again with the same body is returned as it
@@ -9,18 +9,15 @@ is, and the same results recorded again decide nothing new (no second certificat
 
 from __future__ import annotations
 
-import asyncio
 import datetime
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from deploy.training_client import OK, ApiError, Json, expect, post
+from deploy.clients.base import OK, RETRY_FOR, ApiError, Json, expect, get, post, retry_deadline
 
-RETRY_FOR = 120.0  # seconds
 BATCH = 1_000  # people per request (the service takes up to 5,000)
 ASSESSOR = "tpqi"  # seeded by the registry as an assessor organisation
 
@@ -30,27 +27,10 @@ def standard_code(occupation: str, level: int) -> str:
     return f"{occupation}-l{level}"
 
 
-def _deadline(retry_for: float) -> float:
-    return time.monotonic() + retry_for
-
-
-async def get(client: httpx.AsyncClient, url: str, deadline: float) -> httpx.Response:
-    """GET, retrying while the service is unreachable, until `deadline`."""
-    delay = 0.05
-    while True:
-        try:
-            return await client.get(url)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
-
-
 async def standard(
     client: httpx.AsyncClient, url: str, code: str, *, retry_for: float = RETRY_FOR
 ) -> Json:
-    return expect(await get(client, f"{url}/standards/{code}", _deadline(retry_for)), 200)
+    return expect(await get(client, f"{url}/standards/{code}", retry_deadline(retry_for)), 200)
 
 
 def unit_results(standard_body: Mapping[str, Any], passes: bool) -> dict[str, bool]:
@@ -80,7 +60,9 @@ async def ensure_session(
         "venue": venue,
     }
     # 404: the assessor's OrganisationRegistered has not reached certification yet.
-    response = await post(client, f"{url}/sessions", body, _deadline(retry_for), retry_404=True)
+    response = await post(
+        client, f"{url}/sessions", body, retry_deadline(retry_for), retry_404=True
+    )
     return expect(response, *OK)
 
 
@@ -115,7 +97,7 @@ async def register_candidates(
     *,
     retry_for: float = RETRY_FOR,
 ) -> list[Json]:
-    deadline = _deadline(retry_for)
+    deadline = retry_deadline(retry_for)
     registered: list[Json] = []
     for chunk in _chunks(candidates):
         body = {"candidates": [c.body() for c in chunk]}
@@ -134,7 +116,7 @@ async def record_results(
     retry_for: float = RETRY_FOR,
 ) -> list[Json]:
     """Each person's assessment (status awarded, awaiting-training or failed)."""
-    deadline = _deadline(retry_for)
+    deadline = retry_deadline(retry_for)
     items = [{"person_id": pid, "units": dict(units)} for pid, units in results.items()]
     recorded: list[Json] = []
     for chunk in _chunks(items):

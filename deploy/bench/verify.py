@@ -13,9 +13,7 @@ the status list is fetched and checked.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
-import shutil
 import sys
 import time
 import uuid
@@ -27,8 +25,9 @@ from typing import Any, TextIO, TypeVar
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy import certification_client as certification
-from deploy.bench_env import bench_env
+from deploy.bench.harness import bench_env, prepare
+from deploy.clients import certification
+from deploy.clients.base import auth_headers
 from services.certification import signing, status_list
 from services.certification.__main__ import build
 from services.certification.settings import CertificationSettings
@@ -91,7 +90,7 @@ async def _run_one(label: str, url: str, bootstrap: str, people: int, out: TextI
     await service.start()
     problems: list[str] = []
     transport = httpx.ASGITransport(app=service.app)
-    headers = {"Authorization": f"Bearer {admin}"}
+    headers = auth_headers(admin)
     try:
         async with httpx.AsyncClient(
             transport=transport, base_url="http://cert", headers=headers, timeout=120
@@ -207,9 +206,7 @@ async def _run(people: int, data_dir: Path, out: TextIO) -> int:
 
 
 def run(*, people: int, data_dir: Path, out: TextIO = sys.stdout) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    logging.basicConfig(level=logging.WARNING)
+    prepare(data_dir)
     out.write(
         f"bench-verify: {people:,} certificates, {CONCURRENCY} requests at a time, "
         "in-process HTTP (no network)\n"

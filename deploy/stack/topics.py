@@ -1,19 +1,17 @@
-"""Reads the public topics from the beginning, as a dashboard would, and counts the funnel."""
+"""Reads topics from the beginning without a consumer group: every record with its CloudEvents
+headers (the funnel, the dead-letter tools and the tests read the broker this way)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared import events
 from shared.kafka import client_options
-from shared.topics import BROADCAST_TOPICS
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ async def read_topics(bootstrap: str, topics: Sequence[str]) -> list[Observed]:
             TopicPartition(topic, p)
             for topic in topics
             for p in sorted(
-                consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
+                consumer.partitions_for_topic(topic) or await partitions_of(consumer, topic)
             )
         ]
         if not partitions:
@@ -83,7 +81,7 @@ def _json_object(value: bytes | None) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic) or set()
 
@@ -94,53 +92,3 @@ def distinct(observed: Iterable[Observed]) -> list[Observed]:
     for item in observed:
         unique.setdefault(item.ce_id, item)
     return list(unique.values())
-
-
-def funnel(observed: Iterable[Observed]) -> dict[str, int]:
-    broadcast = [o for o in distinct(observed) if o.topic in BROADCAST_TOPICS]
-    by_type = Counter(o.ce_type for o in broadcast)
-
-    def people(event: type[events.Event]) -> int:
-        return len({o.key for o in broadcast if o.ce_type == event.ce_type()})
-
-    return {
-        "registered": by_type[events.PersonRegistered.ce_type()],
-        "consented": people(events.ConsentGranted),
-        "enrolled": by_type[events.LearnerEnrolled.ce_type()],
-        "completed": by_type[events.TrainingCompleted.ce_type()],
-        "not_completed": by_type[events.TrainingNotCompleted.ce_type()],
-        "certified": by_type[events.QualificationAwarded.ce_type()],
-        "failed_assessment": by_type[events.AssessmentFailed.ce_type()],
-        "referred_people": people(events.LoanReferralCreated),
-        "referrals": by_type[events.LoanReferralCreated.ce_type()],
-    }
-
-
-def referrals(observed: Iterable[Observed]) -> set[tuple[str, str]]:
-    """(person_id, product_code) of every LoanReferralCreated on the funding topic."""
-    return {
-        (o.key, str(o.data["product_code"]))
-        for o in distinct(observed)
-        if o.ce_type == events.LoanReferralCreated.ce_type() and o.topic in BROADCAST_TOPICS
-    }
-
-
-def render(counts: Mapping[str, int], target: int, per_lender: Mapping[str, int]) -> str:
-    width = max(counts.values(), default=1) or 1
-    lines = ["", "SkillBridge funnel (from the public topics)", "-" * 60]
-    for stage, n in counts.items():
-        bar = "#" * round(30 * n / width)
-        lines.append(f"{stage:>18} {n:>7,}  {bar}")
-    lines.append("-" * 60)
-    for stage in ("enrolled", "completed"):
-        pct = 100 * counts.get(stage, 0) / target if target else 0.0
-        lines.append(
-            f"achievement, all programmes ({stage}): {counts.get(stage, 0):,} of {target:,} "
-            f"target = {pct:.0f}%"
-        )
-    if per_lender:
-        lines.append(
-            "referrals per lender topic: "
-            + ", ".join(f"{code} {n}" for code, n in sorted(per_lender.items()))
-        )
-    return "\n".join(lines)

@@ -4,13 +4,10 @@ bench and tests. The caller's client carries an operator key (`Authorization: Be
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import httpx
 
-from deploy.training_client import ApiError, expect
-
-Json = dict[str, Any]
+from deploy.clients.base import ApiError, Json, expect
 
 
 async def counts(client: httpx.AsyncClient, url: str) -> dict[str, int]:

@@ -17,11 +17,13 @@ from typing import Any, TextIO
 import anyio
 import httpx
 
+from deploy.clients.base import ApiError, auth_headers, problem
+
 PIECE_BYTES = 1 << 20
 POLL_SECONDS = 0.5
 
 
-class ImportFailed(RuntimeError):
+class ImportFailed(ApiError):
     """The registry refused the file or the job failed; the message says why."""
 
 
@@ -47,14 +49,6 @@ async def _pieces(path: Path) -> AsyncIterator[bytes]:
             yield piece
 
 
-def _explain(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:500]}"
-    return f"HTTP {response.status_code}: {body.get('detail') or body}"
-
-
 async def upload(client: httpx.AsyncClient, path: Path) -> dict[str, Any]:
     response = await client.post(
         "/imports",
@@ -63,7 +57,7 @@ async def upload(client: httpx.AsyncClient, path: Path) -> dict[str, Any]:
         headers={"Content-Type": "text/csv; charset=utf-8"},
     )
     if response.status_code != 202:
-        raise ImportFailed(_explain(response))
+        raise ImportFailed(problem(response))
     job: dict[str, Any] = response.json()
     return job
 
@@ -90,7 +84,7 @@ async def follow(
     while True:
         response = await client.get(f"/imports/{import_id}")
         if response.status_code != 200:
-            raise ImportFailed(_explain(response))
+            raise ImportFailed(problem(response))
         job: dict[str, Any] = response.json()
         line = progress_line(job)
         out.write("\r" + line.ljust(width))
@@ -108,7 +102,7 @@ async def save_report(client: httpx.AsyncClient, import_id: str, dest: Path) -> 
     ) as response:
         if response.status_code != 200:
             await response.aread()
-            raise ImportFailed(_explain(response))
+            raise ImportFailed(problem(response))
         await anyio.Path(dest.parent).mkdir(parents=True, exist_ok=True)
         async with await anyio.open_file(dest, "wb") as file:
             async for piece in response.aiter_bytes():
@@ -154,7 +148,7 @@ def run(*, url: str, key: str, path: Path, report: Path | None) -> int:
     async def main() -> Outcome:
         async with httpx.AsyncClient(
             base_url=url,
-            headers={"Authorization": f"Bearer {key}"},
+            headers=auth_headers(key),
             timeout=httpx.Timeout(30, write=300),
         ) as client:
             return await import_file(client, path, report=report)

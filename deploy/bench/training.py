@@ -14,10 +14,8 @@ the number of TrainingCompleted rows staged.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import secrets
-import shutil
 import sys
 import time
 import uuid
@@ -33,7 +31,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
-from deploy.bench_env import bench_env
+from deploy.bench.harness import bench_env, prepare
+from deploy.clients.base import auth_headers
 from services.training.__main__ import build
 from services.training.settings import TrainingSettings
 from services.training.tables import Outbox
@@ -178,7 +177,7 @@ async def bench_database(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=service.app),
             base_url="http://training",
-            headers={"Authorization": f"Bearer {admin_key}"},
+            headers=auth_headers(admin_key),
             timeout=600,
         ) as client:
             with phases.phase("replica from registry events", len(people)):
@@ -373,11 +372,5 @@ async def main(count: int, villages: int, data_dir: Path, out: TextIO) -> int:
 
 
 def run(*, applicants: int, villages: int, data_dir: Path) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    logging.basicConfig(
-        filename=data_dir / "training.log",
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    prepare(data_dir, "training.log")
     return asyncio.run(main(applicants, villages, data_dir, sys.stdout))

@@ -17,7 +17,7 @@ from shared.acls import Grant, acl_table
 from shared.events import Event
 from shared.kafka import librdkafka_config
 
-CATALOGUE_FILE = Path(__file__).parent.parent / "services" / "funding" / "data" / "catalogue.json"
+CATALOGUE_FILE = Path(__file__).parents[2] / "services" / "funding" / "data" / "catalogue.json"
 
 
 def consumed_events() -> dict[str, frozenset[type[Event]]]:
@@ -51,7 +51,7 @@ def table(partners: Iterable[str] | None = None, group_prefix: str = "skillbridg
     )
 
 
-# The embedded broker's default cluster id (deploy/launcher.py starts it with the default).
+# The embedded broker's default cluster id (deploy/stack/launcher.py starts it with the default).
 TANSU_CLUSTER_ID = "tansu_cluster"
 
 

@@ -7,15 +7,13 @@ those services would publish them. Printed: how fast funding consumes them and m
 referrals; evaluations of a person against every live product per second (the rules alone,
 re-run on the loaded replica); a dry run over everyone; partner API writes per second
 (acknowledge, with an Idempotency-Key) and replays of the same writes. The referrals made
-are checked against the hand computation in deploy/pilot.py.
+are checked against the hand computation in deploy/scenarios/pilot.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
-import shutil
 import sys
 import time
 import uuid
@@ -26,8 +24,9 @@ from typing import TextIO
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy.bench_env import bench_env
-from deploy.pilot import expected_referrals, ieat_2019_pilot
+from deploy.bench.harness import bench_env, prepare, rate
+from deploy.clients.base import auth_headers
+from deploy.scenarios.pilot import expected_referrals, ieat_2019_pilot
 from services.funding.__main__ import build
 from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings
@@ -104,10 +103,6 @@ async def produce(bootstrap: str, events: list[Event]) -> None:
         await producer.stop()
 
 
-def _rate(count: int, seconds: float) -> str:
-    return f"{count:,} in {seconds:.2f} s = {count / max(seconds, 1e-9):,.0f}/s"
-
-
 async def _consumed(service: Service, count: int, timeout: float) -> None:
     consumer = service.consumer
     assert consumer is not None
@@ -144,7 +139,7 @@ async def bench_target(
         consumed = time.perf_counter() - started
         earlier = on_broker - len(events)  # on a shared broker the earlier runs' too
         note = f" ({earlier:,} of them an earlier target's)" if earlier else ""
-        out.write(f"  consume + refer        {_rate(on_broker, consumed)} events{note}\n")
+        out.write(f"  consume + refer        {rate(on_broker, consumed)} events{note}\n")
 
         async with service.db.transaction() as session:
             every = await referrals.search(session, exclude_held=True, limit=10**7)
@@ -168,14 +163,14 @@ async def bench_target(
                         problems.append(f"{label}: re-evaluation created a referral")
         evaluated = time.perf_counter() - started
         out.write(
-            f"  evaluations            {_rate(len(people) * live, evaluated)} "
+            f"  evaluations            {rate(len(people) * live, evaluated)} "
             f"(person x product, {live} live products)\n"
         )
 
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=service.app),
             base_url="http://funding",
-            headers={"Authorization": f"Bearer {admin}"},
+            headers=auth_headers(admin),
             timeout=120,
         )
         async with client:
@@ -212,8 +207,8 @@ async def bench_target(
                     took = time.perf_counter() - started
                     if set(codes) != {200}:
                         problems.append(f"{label}: {phase} answered {sorted(set(codes))}")
-                    rate = _rate(len(gsb), took)
-                    out.write(f"  {phase:<22} {rate} (acknowledge, {CONCURRENCY} at once)\n")
+                    figure = rate(len(gsb), took)
+                    out.write(f"  {phase:<22} {figure} (acknowledge, {CONCURRENCY} at once)\n")
     finally:
         await service.stop()
     return problems, on_broker
@@ -234,7 +229,5 @@ async def run_all(size: int, data_dir: Path, out: TextIO) -> int:
 
 
 def run(*, people: int, data_dir: Path) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.WARNING)
+    prepare(data_dir)
     return asyncio.run(run_all(people, data_dir, sys.stdout))

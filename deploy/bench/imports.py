@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import logging
 import secrets
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -24,9 +22,9 @@ from typing import TextIO
 import httpx
 from sqlmodel import func, select
 
-from deploy.bench_env import bench_env
-from deploy.import_client import Outcome, import_file
-from deploy.people_csv import Expectation, write_csv
+from deploy.bench.harness import bench_env, prepare
+from deploy.clients.registry import Outcome, import_file
+from deploy.scenarios.people_csv import Expectation, write_csv
 from services.registry.__main__ import build
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, IncomeRecord, Outbox, Person
@@ -206,12 +204,6 @@ async def main(rows: int, data_dir: Path, out: TextIO) -> int:
 
 
 def run(*, rows: int, data_dir: Path) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
     # The worker's own progress lines go to the log; the terminal shows the client's line.
-    logging.basicConfig(
-        filename=data_dir / "registry.log",
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    prepare(data_dir, "registry.log")
     return asyncio.run(main(rows, data_dir, sys.stdout))

@@ -1,0 +1,1 @@
+"""Benchmarks, one module per measured path, over one shared harness (harness.py)."""

@@ -1,0 +1,24 @@
+"""`skillbridge`: the operator's command line (typer), one module per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from deploy.cli import acls, bench, dlq, kcat, people, schemas, stack
+
+app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
+
+# Registration order is the order `skillbridge --help` lists them in.
+app.command()(stack.up)
+app.command()(stack.demo)
+app.command()(stack.smoke)
+app.command()(schemas.schemas)
+app.command()(bench.bench)
+app.command("import-people")(people.import_people)
+app.command("bench-import")(bench.bench_import)
+app.command("bench-training")(bench.bench_training)
+app.command("bench-funding")(bench.bench_funding)
+app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(kcat.kcat)
+app.add_typer(dlq.dlq, name="dlq")
+app.add_typer(acls.acls, name="acls")
+app.command("bench-verify")(bench.bench_verify)

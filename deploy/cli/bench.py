@@ -1,0 +1,63 @@
+"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+REVOKED_IN_BENCH = 100  # deploy.bench.verify.REVOKED (not imported: keeps --help fast)
+
+
+def bench(
+    learners: Annotated[int, typer.Option(min=1)] = 10_000,
+    data_dir: Path = Path("var/bench"),
+) -> None:
+    """Drive N learners through the journey on the real broker and print throughput/latency."""
+    from deploy.bench.journey import run
+
+    raise typer.Exit(run(learners=learners, data_dir=data_dir))
+
+
+def bench_import(
+    rows: Annotated[int, typer.Option(min=100)] = 100_000,
+    data_dir: Path = Path("var/bench-import"),
+) -> None:
+    """Import a generated CSV twice on SQLite and PostgreSQL; print rows/s and check counts."""
+    from deploy.bench.imports import run
+
+    raise typer.Exit(run(rows=rows, data_dir=data_dir))
+
+
+def bench_training(
+    applicants: Annotated[int, typer.Option(min=1, help="people applying to one cohort")] = 10_000,
+    villages: Annotated[int, typer.Option(min=1, help="their villages, 20 seats each")] = 300,
+    data_dir: Path = Path("var/bench-training"),
+) -> None:
+    """Training at district scale: replica, applications, selection, attendance, closure."""
+    from deploy.bench.training import run
+
+    raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
+
+
+def bench_funding(
+    people: Annotated[int, typer.Option(min=1, help="pilot people sent through funding")] = 5_000,
+    data_dir: Path = Path("var/bench-funding"),
+) -> None:
+    """Funding alone: referral evaluations/s, dry run, partner API writes/s; checked."""
+    from deploy.bench.funding import run
+
+    raise typer.Exit(run(people=people, data_dir=data_dir))
+
+
+def bench_verify(
+    people: Annotated[
+        int, typer.Option(min=REVOKED_IN_BENCH, help="certificates to issue")
+    ] = 2_000,
+    data_dir: Path = Path("var/bench-verify"),
+) -> None:
+    """Certification: certificates issued, credentials signed and verifications per second."""
+    from deploy.bench.verify import run
+
+    raise typer.Exit(run(people=people, data_dir=data_dir))

@@ -1,0 +1,1 @@
+"""The IEAT and Suphan Buri programmes, their expectations, seeding, demo, funnel reader."""

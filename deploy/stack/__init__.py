@@ -1,0 +1,1 @@
+"""The stack: launcher, embedded broker, databases; broker tools (topics, kcat, DLQ, ACLs)."""
