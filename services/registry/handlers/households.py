@@ -49,8 +49,7 @@ async def register(
                 field="household_code",
                 existing_household_id=existing.household_id,
             )
-    if not reference.is_province(cmd.province_code):
-        raise DomainError(f"unknown province code {cmd.province_code!r}", field="province_code")
+    reference.check_province(cmd.province_code)
     if cmd.village_code is not None:
         village = await session.get(Place, cmd.village_code)
         if village is None or village.kind != "village":

@@ -228,10 +228,7 @@ class Registration:
 
 def check_address(address: AddressIn, village: Place | None) -> None:
     """The province exists; a village, when named, is registered and in that province."""
-    if not reference.is_province(address.province_code):
-        raise DomainError(
-            f"unknown province code {address.province_code!r}", field="address.province_code"
-        )
+    reference.check_province(address.province_code, field="address.province_code")
     if address.village_code is None:
         return
     if village is None or village.kind != "village":

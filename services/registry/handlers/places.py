@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
-from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import audit, domain, reference
-from services.registry.schemas import PlaceCode, ProvinceCode, Strict
+from services.registry import audit, reference
+from services.registry.schemas import LearningCentreIn, VillageIn
 from services.registry.tables import Organisation, Outbox, Place
 from shared.db import Database, lock_aggregate
 from shared.envelope import source_of
@@ -28,7 +26,6 @@ from shared.outbox import stage
 log = logging.getLogger(__name__)
 
 SOURCE = source_of("registry")
-PLACE_KINDS = ("province", "estate", "village", "learning-centre")
 # Fields that make a place what it is; a second registration must match them all.
 _PLACE_FIELDS = (
     "kind",
@@ -39,29 +36,6 @@ _PLACE_FIELDS = (
     "tourism_class",
     "centre_type",
 )
-
-
-class VillageIn(Strict):
-    code: PlaceCode = Field(examples=["ubon-muang-sam-sip-01"])
-    name_en: str = Field(min_length=1, max_length=200, examples=["Ban Nong Hai"])
-    name_th: str | None = Field(default=None, min_length=1, max_length=200)
-    province_code: ProvinceCode = Field(examples=["34"])
-    district: str | None = Field(default=None, min_length=1, max_length=100)
-    tourism_class: Literal["A", "B", "C", "D"] | None = Field(
-        default=None,
-        description="; ".join(f"{k} = {v}" for k, v in domain.TOURISM_CLASSES.items()),
-    )
-
-
-class LearningCentreIn(Strict):
-    code: PlaceCode
-    name_en: str = Field(min_length=1, max_length=200)
-    name_th: str | None = Field(default=None, min_length=1, max_length=200)
-    province_code: ProvinceCode
-    district: str | None = Field(default=None, min_length=1, max_length=100)
-    centre_type: str = Field(
-        max_length=50, description="one of: " + ", ".join(reference.CENTRE_TYPES)
-    )
 
 
 @dataclass(frozen=True)
@@ -216,16 +190,11 @@ async def _register(session: AsyncSession, actor: str, place: Place) -> Registra
     return Registration(place, created=True)
 
 
-def _check_province(code: str) -> None:
-    if not reference.is_province(code):
-        raise DomainError(f"unknown province code {code!r}", field="province_code")
-
-
 async def register_village(
     session: AsyncSession, actor: str, cmd: VillageIn, *, now: datetime | None = None
 ) -> Registration:
     now = now or datetime.now(UTC)
-    _check_province(cmd.province_code)
+    reference.check_province(cmd.province_code)
     done = await _register(
         session,
         actor,
@@ -261,13 +230,8 @@ async def register_learning_centre(
     session: AsyncSession, actor: str, cmd: LearningCentreIn, *, now: datetime | None = None
 ) -> Registration:
     now = now or datetime.now(UTC)
-    _check_province(cmd.province_code)
-    if not reference.is_centre_type(cmd.centre_type):
-        raise DomainError(
-            f"unknown centre type {cmd.centre_type!r}; expected one of "
-            f"{sorted(reference.CENTRE_TYPES)}",
-            field="centre_type",
-        )
+    reference.check_province(cmd.province_code)
+    reference.check_centre_type(cmd.centre_type)
     # No event: nothing downstream needs learning centres yet.
     return await _register(
         session,
