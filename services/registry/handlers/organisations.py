@@ -13,15 +13,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
+from services.registry.handlers.common import stage
 from services.registry.schemas import OrganisationIn
-from services.registry.tables import Organisation, Outbox
+from services.registry.tables import Organisation
 from shared.db import lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, NotFound
 from shared.events import OrganisationRegistered
-from shared.outbox import stage
 
-SOURCE = source_of("registry")
 _FIELDS = ("kind", "name_en", "name_th")
 
 
@@ -52,9 +50,7 @@ async def register(
     session.add(organisation)
     stage(
         session,
-        Outbox,
         OrganisationRegistered(code=cmd.code, kind=cmd.kind, name=cmd.name_en, registered_at=now),
-        source=SOURCE,
     )
     audit.record(
         session,

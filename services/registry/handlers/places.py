@@ -15,17 +15,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, reference
+from services.registry.handlers.common import stage
 from services.registry.schemas import LearningCentreIn, VillageIn
-from services.registry.tables import Organisation, Outbox, Place
+from services.registry.tables import Organisation, Place
 from shared.db import Database, lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import OrganisationRegistered, VillageRegistered
-from shared.outbox import stage
 
 log = logging.getLogger(__name__)
 
-SOURCE = source_of("registry")
 # Fields that make a place what it is; a second registration must match them all.
 _PLACE_FIELDS = (
     "kind",
@@ -135,11 +133,9 @@ async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
         )
         stage(
             session,
-            Outbox,
             OrganisationRegistered(
                 code=seed.code, kind=seed.kind, name=seed.name_en, registered_at=now
             ),
-            source=SOURCE,
         )
         added += 1
     return added
@@ -212,7 +208,6 @@ async def register_village(
     if done.created:
         stage(
             session,
-            Outbox,
             VillageRegistered(
                 village_code=cmd.code,
                 name=cmd.name_en,
@@ -221,7 +216,6 @@ async def register_village(
                 tourism_class=cmd.tourism_class,
                 registered_at=now,
             ),
-            source=SOURCE,
         )
     return done
 

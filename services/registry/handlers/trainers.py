@@ -15,16 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit
 from services.registry.domain import check_village_team, occupations_stored
+from services.registry.handlers.common import stage
 from services.registry.handlers.places import get_village
 from services.registry.schemas import TrainerIn
-from services.registry.tables import Outbox, Person, Trainer
+from services.registry.tables import Person, Trainer
 from shared.db import lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import TrainerRegistered
-from shared.outbox import stage
-
-SOURCE = source_of("registry")
 
 
 async def register(
@@ -72,7 +69,6 @@ async def register(
     session.add(trainer)
     stage(
         session,
-        Outbox,
         TrainerRegistered(
             trainer_id=trainer.trainer_id,
             person_id=cmd.person_id,
@@ -81,7 +77,6 @@ async def register(
             role=cmd.role,
             registered_at=now,
         ),
-        source=SOURCE,
     )
     audit.record(
         session,
