@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.registry import audit, reference
 from services.registry.handlers import consent as consents
 from services.registry.handlers import sharing
-from services.registry.handlers.common import stage
+from services.registry.handlers.common import Change, record_change, stage
 from services.registry.schemas import AddressIn, PersonIn, PersonPatch
 from services.registry.tables import (
     AuditEntry,
@@ -219,6 +219,10 @@ class Registration:
         return str(self.person["person_id"])
 
     @property
+    def change(self) -> Change:
+        return Change(self.event, self.audit)
+
+    @property
     def duplicates(self) -> list[str]:
         return [flag["candidate_id"] for flag in self.flags]
 
@@ -342,8 +346,7 @@ async def register_person(
     person = Person(**plan.person)
     session.add(person)
     session.add_all([DuplicateFlag(**flag) for flag in plan.flags])
-    stage(session, plan.event)
-    audit.record(session, actor=actor, **plan.audit)
+    record_change(session, actor, plan.change)
     known.remember(plan)
     if cmd.consents:
         await session.flush()  # consents reference the person

@@ -167,7 +167,7 @@ class Batch:
         self.known.remember(plan)
         self.people.append(plan.person)
         self.flags += plan.flags
-        self._add(Change(plan.event, plan.audit))
+        self._add(plan.change)
         if code is not None:
             household = self.households.get(code) or self._new_household(code, row.person)
             self._join(household, plan.person)

@@ -16,11 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.handlers.imports.rows import COLUMNS, Records, check_header
-from services.registry.tables import (
-    ImportChunk,
-    ImportJob,
-    ImportRejection,
-)
+from services.registry.tables import ImportChunk, ImportJob, ImportRejection
 from shared.db import Database
 from shared.errors import DomainError, NotFound
 

@@ -35,7 +35,6 @@ COLUMNS: tuple[str, ...] = (
 )
 REQUIRED: tuple[str, ...] = ("national_id", "first_name_th", "last_name_th", "province_code")
 ADDRESS = frozenset(people.ADDRESS_FIELDS)
-ADDRESS = frozenset(people.ADDRESS_FIELDS)
 _HOUSEHOLD = frozenset({"household_code", "monthly_income"})
 # Rejection reasons never keep personal data: these fields' values are cut from messages.
 _PERSONAL = frozenset(people.PERSONAL_FIELDS)
