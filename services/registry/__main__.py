@@ -6,7 +6,6 @@ from functools import partial
 from pathlib import Path
 
 from services.registry import api
-from services.registry.api.deps import Deps
 from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
 from services.registry.tables import ApiKey, Inbox, Outbox
@@ -28,7 +27,8 @@ def build(settings: RegistrySettings | None = None) -> Service:
     service.body_limits["/imports"] = settings.import_max_body_bytes
     service.startup_hooks.append(partial(places.load_reference_data, service.db))
     auth_api.install(service, keys, settings.admin_key)
-    api.install(service.app, Deps(service.db, settings, keys))
+    service.app.state.settings = settings  # what api.deps.Settings reads
+    api.install(service.app)
 
     async def expire_consents() -> None:
         while True:  # in pages, so one sweep never holds a huge transaction

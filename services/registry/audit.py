@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.tables import AuditEntry
+
+
+def entry(
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    fields: Iterable[str] = (),
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One entry's values. `fields` names what changed; values are never kept (PDPA)."""
+    return {
+        "at": at or datetime.now(UTC),
+        "actor": actor,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "fields": ",".join(sorted(fields)),
+        "detail": detail,
+    }
 
 
 def record(
@@ -22,18 +45,17 @@ def record(
     detail: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Add one entry. `fields` names what changed; values are never kept (PDPA)."""
-    session.add(
-        AuditEntry(
-            at=at or datetime.now(UTC),
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            fields=",".join(sorted(fields)),
-            detail=detail,
-        )
+    """Add one entry (see `entry`) in the caller's transaction."""
+    values = entry(
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        fields=fields,
+        detail=detail,
+        at=at,
     )
+    session.add(AuditEntry(**values))
 
 
 async def entries(

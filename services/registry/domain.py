@@ -1,4 +1,6 @@
-"""Registry rules: identity, dates, income bands, consent vocabulary. Pure: no I/O."""
+"""Registry rules: identity, dates, income bands, consent vocabulary, organisations, trainers.
+
+Pure: no I/O. Checks against the shipped reference data live in reference.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import UTC, date, datetime
 from stdnum.exceptions import ValidationError
 from stdnum.th import pin
 
-from shared.errors import DomainError
+from shared.errors import Conflict, DomainError
 
 LOAN_REFERRAL = "loan-referral"
 PURPOSES = frozenset({LOAN_REFERRAL})
@@ -44,6 +46,11 @@ ORGANISATION_KINDS = frozenset(
 # Organisations a person may consent to share with (a consent's lender_code).
 LENDER_KINDS = frozenset({"lender", "fund"})
 TRAINER_ROLES = frozenset({"lead", "member"})
+PLACE_KINDS = ("province", "estate", "village", "learning-centre")
+# CDD's Sammachiv model: a village has at most one lead trainer and four members.
+LEADS_PER_VILLAGE = 1
+MEMBERS_PER_VILLAGE = 4
+OCCUPATIONS_MAX_CHARS = 500  # the table keeps them comma-separated in 500 characters
 
 # The Buddhist Era is 543 years ahead; a year this large can only be BE.
 BE_OFFSET = 543
@@ -124,3 +131,36 @@ def check_data_categories(categories: list[str]) -> None:
 def shared_fields(categories: list[str]) -> set[str]:
     """The fields a consent with these categories lets lenders receive."""
     return {name for category in categories for name in CATEGORY_FIELDS.get(category, ())}
+
+
+def check_organisation_kind(kind: str, *, field: str = "kind") -> None:
+    if kind not in ORGANISATION_KINDS:
+        raise DomainError(
+            f"unknown organisation kind {kind!r}; expected one of {sorted(ORGANISATION_KINDS)}",
+            field=field,
+        )
+
+
+def check_village_team(role: str, leads: int, members: int) -> None:
+    """May one more trainer of `role` join a village that has these already?"""
+    if role == "lead" and leads >= LEADS_PER_VILLAGE:
+        raise Conflict("this village already has its lead trainer", field="role")
+    if role == "member" and members >= MEMBERS_PER_VILLAGE:
+        raise Conflict(
+            f"this village already has {MEMBERS_PER_VILLAGE} member trainers "
+            f"(a village has one lead and at most {MEMBERS_PER_VILLAGE} members)",
+            field="village_code",
+        )
+
+
+def occupation_list(codes: list[str]) -> list[str]:
+    """A trainer's occupation codes, each once, in the caller's order; they must fit the table."""
+    unique = list(dict.fromkeys(codes))
+    if len(",".join(unique)) > OCCUPATIONS_MAX_CHARS:
+        raise ValueError(f"occupation codes take more than {OCCUPATIONS_MAX_CHARS} characters")
+    return unique
+
+
+def occupations_stored(text: str) -> list[str]:
+    """The occupation codes of a trainer as the table keeps them (comma-separated)."""
+    return [code for code in text.split(",") if code]

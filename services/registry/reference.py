@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from services.registry import domain
+from shared.errors import DomainError
 
 REGIONS = frozenset({"north", "northeast", "central", "east", "west", "south"})
 
@@ -140,3 +141,16 @@ def is_province(code: str) -> bool:
 
 def is_centre_type(code: str) -> bool:
     return code in CENTRE_TYPES
+
+
+def check_province(code: str, *, field: str = "province_code") -> None:
+    if not is_province(code):
+        raise DomainError(f"unknown province code {code!r}", field=field)
+
+
+def check_centre_type(code: str) -> None:
+    if not is_centre_type(code):
+        raise DomainError(
+            f"unknown centre type {code!r}; expected one of {sorted(CENTRE_TYPES)}",
+            field="centre_type",
+        )

@@ -1,14 +1,17 @@
-"""Request shapes, validated once: used by the HTTP API and by the CSV importer alike."""
+"""Every HTTP request and response model of the registry.
+
+Request shapes are validated once: the HTTP API and the CSV importer use the same ones."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
-from services.registry import domain
+from services.registry import domain, reference
+from services.registry.tables import Consent, ImportJob, Organisation, Person, Place, Trainer
 from shared.errors import DomainError
 from shared.types import Input, Money, SafeDateTime, date_as_text
 
@@ -119,3 +122,220 @@ class HouseholdIn(Strict):
 
 class IncomeIn(Strict):
     monthly_income: Money = Field(description="THB per month")
+
+
+class MemberIn(Input):
+    person_id: str
+
+
+class MergeIn(Input):
+    survivor_id: str = Field(description="the record that stays")
+    merged_id: str = Field(description="the record retired into the survivor")
+
+
+class VillageIn(Strict):
+    code: PlaceCode = Field(examples=["ubon-muang-sam-sip-01"])
+    name_en: str = Field(min_length=1, max_length=200, examples=["Ban Nong Hai"])
+    name_th: str | None = Field(default=None, min_length=1, max_length=200)
+    province_code: ProvinceCode = Field(examples=["34"])
+    district: str | None = Field(default=None, min_length=1, max_length=100)
+    tourism_class: Literal["A", "B", "C", "D"] | None = Field(
+        default=None,
+        description="; ".join(f"{k} = {v}" for k, v in domain.TOURISM_CLASSES.items()),
+    )
+
+
+class LearningCentreIn(Strict):
+    code: PlaceCode
+    name_en: str = Field(min_length=1, max_length=200)
+    name_th: str | None = Field(default=None, min_length=1, max_length=200)
+    province_code: ProvinceCode
+    district: str | None = Field(default=None, min_length=1, max_length=100)
+    centre_type: str = Field(
+        max_length=50, description="one of: " + ", ".join(reference.CENTRE_TYPES)
+    )
+
+
+class OrganisationIn(Strict):
+    code: OrgCode = Field(examples=["gsb"])
+    kind: str = Field(
+        max_length=20, description="one of: " + ", ".join(sorted(domain.ORGANISATION_KINDS))
+    )
+    name_en: str = Field(min_length=1, max_length=200, examples=["Government Savings Bank"])
+    name_th: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+OccupationCode = Annotated[
+    str,
+    Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64, examples=["health-massage"]),
+]
+
+
+class TrainerIn(Strict):
+    person_id: str | None = Field(
+        default=None, min_length=1, max_length=36, description="the trainer's registered person"
+    )
+    display_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="needed without a person_id"
+    )
+    phone: Phone | None = None
+    occupations: Annotated[list[OccupationCode], AfterValidator(domain.occupation_list)] = Field(
+        min_length=1, max_length=20, description="occupation codes the trainer teaches"
+    )
+    village_code: PlaceCode | None = Field(default=None, description="a registered village")
+    role: Literal["lead", "member"] = "member"
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class PersonCreated(BaseModel):
+    person_id: str
+    possible_duplicates: list[str] = Field(
+        description="likely duplicates flagged for review (same name, birth date, province)"
+    )
+
+
+class ConsentOut(BaseModel):
+    consent_id: str = Field(description="also the receipt id to give the person")
+    person_id: str
+    purpose: str
+    lender_code: str | None
+    data_categories: list[str]
+    granted_at: datetime
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+
+    @classmethod
+    def of(cls, row: Consent) -> ConsentOut:
+        data = row.model_dump()
+        data["data_categories"] = [c for c in row.data_categories.split(",") if c]
+        return cls.model_validate(data)
+
+
+class AddressOut(BaseModel):
+    house_no: str | None
+    street: str | None
+    village_code: str | None
+    subdistrict: str | None
+    district: str | None
+    province_code: str | None
+
+
+class PersonOut(BaseModel):
+    person_id: str
+    status: str
+    national_id: str | None
+    first_name_th: str | None
+    last_name_th: str | None
+    first_name_en: str | None
+    last_name_en: str | None
+    birth_date: date | None
+    sex: str | None
+    phone: str | None
+    address: AddressOut
+    household_id: str | None
+    merged_into: str | None
+    registered_at: datetime
+    updated_at: datetime
+    consents: list[ConsentOut]
+
+    @classmethod
+    def of(cls, person: Person, consents: list[Consent]) -> PersonOut:
+        data = person.model_dump()
+        data["address"] = AddressOut.model_validate(data)
+        data["consents"] = [ConsentOut.of(c) for c in consents]
+        return cls.model_validate(data)
+
+
+class ImportOut(BaseModel):
+    import_id: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    status: str = Field(description="queued, running, done or failed")
+    actor: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    rows_total: int | None = Field(description="data rows, counted at upload")
+    rows_done: int
+    created: int
+    unchanged: int = Field(description="already registered with the same data")
+    rejected: int = Field(description="rows rejected; see /imports/{id}/rejections")
+    flagged: int = Field(description="people registered and flagged as likely duplicates")
+    percent: float
+    rows_per_second: float | None = Field(description="since the job started")
+    error: str | None
+
+    @classmethod
+    def of(cls, job: ImportJob) -> ImportOut:
+        total = job.rows_total or 0
+        rate = None
+        if job.started_at is not None:
+            elapsed = ((job.finished_at or datetime.now(UTC)) - job.started_at).total_seconds()
+            rate = round(job.rows_done / elapsed, 1) if elapsed > 0 else None
+        return cls(
+            **job.model_dump(),
+            percent=round(100 * job.rows_done / total, 1) if total else 100.0,
+            rows_per_second=rate,
+        )
+
+
+class RejectionOut(BaseModel):
+    line: int
+    field: str
+    reason: str
+    existing_person_id: str | None
+
+
+class RejectionPageOut(BaseModel):
+    import_id: str
+    rejections: list[RejectionOut]
+    next_after_line: int | None = Field(description="pass as after_line for the next page")
+
+
+class PlaceOut(BaseModel):
+    code: str
+    kind: str
+    name_en: str
+    name_th: str | None
+    province_code: str | None
+    district: str | None
+    tourism_class: str | None
+    centre_type: str | None
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, place: Place) -> PlaceOut:
+        return cls.model_validate(place.model_dump())
+
+
+class OrganisationOut(BaseModel):
+    code: str
+    kind: str
+    name_en: str
+    name_th: str | None
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, organisation: Organisation) -> OrganisationOut:
+        return cls.model_validate(organisation.model_dump())
+
+
+class TrainerOut(BaseModel):
+    trainer_id: str
+    person_id: str | None
+    display_name: str | None
+    phone: str | None
+    occupations: list[str]
+    village_code: str | None
+    role: str
+    registered_at: datetime
+
+    @classmethod
+    def of(cls, trainer: Trainer) -> TrainerOut:
+        data = trainer.model_dump()
+        data["occupations"] = domain.occupations_stored(trainer.occupations)
+        return cls.model_validate(data)

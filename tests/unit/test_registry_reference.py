@@ -8,7 +8,7 @@ import pytest
 
 from deploy.scenarios.pilot import ESTATES_2019
 from services.registry import domain, reference
-from services.registry.handlers.trainers import check_village_team
+from services.registry.domain import check_village_team
 from shared.errors import Conflict
 
 

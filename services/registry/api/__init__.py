@@ -1,4 +1,5 @@
-"""Registry HTTP routes, one module per concern; each parses, calls a handler, returns."""
+"""Registry HTTP routes, one module-level router per concern; each parses, calls a handler,
+maps errors."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from services.registry.api import (
     places,
     trainers,
 )
-from services.registry.api.deps import Deps
 
 
-def install(app: FastAPI, deps: Deps) -> None:
+def install(app: FastAPI) -> None:
     for module in (people, households, imports, audit, places, organisations, trainers):
-        app.include_router(module.router(deps))
+        app.include_router(module.router)

@@ -1,27 +1,22 @@
-"""What every registry route needs: the database, settings and the key checks by role."""
+"""What registry routes need beyond shared.auth's aliases (ReadKey, WriteKey, AdminKey, Db).
+
+`__main__` puts the settings on `app.state.settings`; routes declare `Settings`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from services.registry.settings import RegistrySettings
-from shared.auth import ApiKeys, Operator, Role
-from shared.db import Database
-
-Dependency = Callable[..., Awaitable[Operator]]
 
 
-@dataclass
-class Deps:
-    db: Database
-    settings: RegistrySettings
-    keys: ApiKeys
-    reader: Dependency = field(init=False)
-    writer: Dependency = field(init=False)
-    admin: Dependency = field(init=False)
+def settings_of(request: Request) -> RegistrySettings:
+    settings = getattr(request.app.state, "settings", None)
+    if not isinstance(settings, RegistrySettings):
+        raise RuntimeError("no RegistrySettings on app.state: services.registry.__main__ sets it")
+    return settings
 
-    def __post_init__(self) -> None:
-        self.reader = self.keys.require(Role.read)
-        self.writer = self.keys.require(Role.write)
-        self.admin = self.keys.require(Role.admin)
+
+Settings = Annotated[RegistrySettings, Depends(settings_of)]

@@ -10,14 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
 from services.registry.handlers import sharing
+from services.registry.handlers.common import stage
 from services.registry.schemas import ConsentIn
-from services.registry.tables import Consent, Organisation, Outbox, Person
-from shared.envelope import source_of
+from services.registry.tables import Consent, Organisation, Person
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import ConsentGranted, ConsentWithdrawn
-from shared.outbox import stage
-
-SOURCE = source_of("registry")
 
 
 async def grant(
@@ -46,7 +43,6 @@ async def grant(
     session.add(consent)
     stage(
         session,
-        Outbox,
         ConsentGranted(
             person_id=person_id,
             consent_id=consent.consent_id,
@@ -56,7 +52,6 @@ async def grant(
             granted_at=now,
             expires_at=consent.expires_at,
         ),
-        source=SOURCE,
     )
     await sharing.share(session, consent, now=now)
     audit.record(
@@ -119,7 +114,7 @@ async def withdraw(session: AsyncSession, actor: str, person_id: str, consent_id
         )
     now = datetime.now(UTC)
     _close(session, consent, "withdrawn", now, actor)
-    stage(session, Outbox, _withdrawn_event(consent, "withdrawn", now), source=SOURCE)
+    stage(session, _withdrawn_event(consent, "withdrawn", now))
     return consent
 
 
@@ -146,7 +141,7 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, limit: 
     expired = 0
     for consent in due:
         _close(session, consent, "expired", now, "registry")
-        stage(session, Outbox, _withdrawn_event(consent, "expired", now), source=SOURCE)
+        stage(session, _withdrawn_event(consent, "expired", now))
         expired += 1
     return expired
 

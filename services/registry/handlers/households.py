@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain, reference
 from services.registry.handlers import sharing
+from services.registry.handlers.common import Change, record_change, stage
 from services.registry.schemas import HouseholdIn
 from services.registry.settings import RegistrySettings
-from services.registry.tables import Household, IncomeRecord, Outbox, Person, Place
+from services.registry.tables import Household, IncomeRecord, Person, Place
 from shared.db import lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import (
     HouseholdIncomeRecorded,
@@ -23,9 +23,53 @@ from shared.events import (
     HouseholdMemberLeft,
     HouseholdRegistered,
 )
-from shared.outbox import stage
 
-SOURCE = source_of("registry")
+# What each change tells other services and the audit log: the single commands below and
+# the CSV importer (handlers/imports/batch.py) build their outbox and audit rows from these.
+
+
+def registered(
+    household_id: str,
+    province_code: str,
+    village_code: str | None,
+    fields: list[str],
+    now: datetime,
+) -> Change:
+    event = HouseholdRegistered(
+        household_id=household_id,
+        province_code=province_code,
+        village_code=village_code,
+        registered_at=now,
+    )
+    return Change(event, _audit("household.registered", household_id, fields, now))
+
+
+def joined(household_id: str, person_id: str, now: datetime) -> Change:
+    event = HouseholdMemberJoined(household_id=household_id, person_id=person_id, joined_at=now)
+    audit_values = _audit("household.member-joined", household_id, ["members"], now)
+    return Change(event, {**audit_values, "detail": f"person {person_id}"})
+
+
+def income_recorded(household_id: str, band: domain.IncomeBand, low: bool, now: datetime) -> Change:
+    event = HouseholdIncomeRecorded(
+        household_id=household_id,
+        income_band=band.label,
+        band_floor=band.floor,
+        band_ceiling=band.ceiling,
+        low_income=low,
+        recorded_at=now,
+    )
+    return Change(event, _audit("household.income-recorded", household_id, ["monthly_income"], now))
+
+
+def _audit(action: str, household_id: str, fields: list[str], now: datetime) -> dict[str, Any]:
+    return {
+        "action": action,
+        "entity_type": "household",
+        "entity_id": household_id,
+        "fields": fields,
+        "at": now,
+    }
 
 
 async def register(
@@ -49,8 +93,7 @@ async def register(
                 field="household_code",
                 existing_household_id=existing.household_id,
             )
-    if not reference.is_province(cmd.province_code):
-        raise DomainError(f"unknown province code {cmd.province_code!r}", field="province_code")
+    reference.check_province(cmd.province_code)
     if cmd.village_code is not None:
         village = await session.get(Place, cmd.village_code)
         if village is None or village.kind != "village":
@@ -63,25 +106,11 @@ async def register(
         registered_at=now,
     )
     session.add(household)
-    stage(
+    given = [k for k, v in cmd.model_dump(exclude={"members"}).items() if v is not None]
+    record_change(
         session,
-        Outbox,
-        HouseholdRegistered(
-            household_id=household.household_id,
-            province_code=cmd.province_code,
-            village_code=cmd.village_code,
-            registered_at=now,
-        ),
-        source=SOURCE,
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="household.registered",
-        entity_type="household",
-        entity_id=household.household_id,
-        fields=[k for k, v in cmd.model_dump(exclude={"members"}).items() if v is not None],
-        at=now,
+        actor,
+        registered(household.household_id, cmd.province_code, cmd.village_code, given, now),
     )
     await session.flush()
     for person_id in cmd.members:
@@ -123,24 +152,11 @@ async def add_member(
         )
     person.household_id, person.updated_at = household_id, now
     session.add(person)
-    stage(
-        session,
-        Outbox,
-        HouseholdMemberJoined(household_id=household_id, person_id=person_id, joined_at=now),
-        source=SOURCE,
-    )
+    change = joined(household_id, person_id, now)
+    stage(session, change.event)
     if household.monthly_income is not None:  # the person's shared income changes
         await sharing.reshare(session, [person_id], ["monthly_income"])
-    audit.record(
-        session,
-        actor=actor,
-        action="household.member-joined",
-        entity_type="household",
-        entity_id=household_id,
-        fields=["members"],
-        detail=f"person {person_id}",
-        at=now,
-    )
+    audit.record(session, actor=actor, **change.audit)
 
 
 async def remove_member(
@@ -153,12 +169,7 @@ async def remove_member(
     now = datetime.now(UTC)
     person.household_id, person.updated_at = None, now
     session.add(person)
-    stage(
-        session,
-        Outbox,
-        HouseholdMemberLeft(household_id=household_id, person_id=person_id, left_at=now),
-        source=SOURCE,
-    )
+    stage(session, HouseholdMemberLeft(household_id=household_id, person_id=person_id, left_at=now))
     left = await session.get(Household, household_id)
     if left is not None and left.monthly_income is not None:
         await sharing.reshare(session, [person_id], ["monthly_income"])
@@ -202,30 +213,11 @@ async def record_income(
         low,
     )
     session.add_all([record, household])
-    stage(
-        session,
-        Outbox,
-        HouseholdIncomeRecorded(
-            household_id=household.household_id,
-            income_band=band.label,
-            band_floor=band.floor,
-            band_ceiling=band.ceiling,
-            low_income=low,
-            recorded_at=now,
-        ),
-        source=SOURCE,
-    )
+    change = income_recorded(household.household_id, band, low, now)
+    stage(session, change.event)
     members = await sharing.household_members(session, household.household_id)
     await sharing.reshare(session, members, ["monthly_income"])
-    audit.record(
-        session,
-        actor=actor,
-        action="household.income-recorded",
-        entity_type="household",
-        entity_id=household.household_id,
-        fields=["monthly_income"],
-        at=now,
-    )
+    audit.record(session, actor=actor, **change.audit)
     return record
 
 

@@ -9,30 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
-from services.registry.schemas import OrgCode, Strict
-from services.registry.tables import Organisation, Outbox
+from services.registry.handlers.common import stage
+from services.registry.schemas import OrganisationIn
+from services.registry.tables import Organisation
 from shared.db import lock_aggregate
-from shared.envelope import source_of
-from shared.errors import Conflict, DomainError, NotFound
+from shared.errors import Conflict, NotFound
 from shared.events import OrganisationRegistered
-from shared.outbox import stage
 
-SOURCE = source_of("registry")
 _FIELDS = ("kind", "name_en", "name_th")
-
-
-class OrganisationIn(Strict):
-    code: OrgCode = Field(examples=["gsb"])
-    kind: str = Field(
-        max_length=20, description="one of: " + ", ".join(sorted(domain.ORGANISATION_KINDS))
-    )
-    name_en: str = Field(min_length=1, max_length=200, examples=["Government Savings Bank"])
-    name_th: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 @dataclass(frozen=True)
@@ -41,20 +29,11 @@ class Registration:
     created: bool
 
 
-def check_kind(kind: str, *, field: str = "kind") -> None:
-    if kind not in domain.ORGANISATION_KINDS:
-        raise DomainError(
-            f"unknown organisation kind {kind!r}; expected one of "
-            f"{sorted(domain.ORGANISATION_KINDS)}",
-            field=field,
-        )
-
-
 async def register(
     session: AsyncSession, actor: str, cmd: OrganisationIn, *, now: datetime | None = None
 ) -> Registration:
     now = now or datetime.now(UTC)
-    check_kind(cmd.kind)
+    domain.check_organisation_kind(cmd.kind)
     await lock_aggregate(session, f"registry:organisation:{cmd.code}")
     have = await session.get(Organisation, cmd.code)
     if have is not None:
@@ -71,9 +50,7 @@ async def register(
     session.add(organisation)
     stage(
         session,
-        Outbox,
         OrganisationRegistered(code=cmd.code, kind=cmd.kind, name=cmd.name_en, registered_at=now),
-        source=SOURCE,
     )
     audit.record(
         session,

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.registry import audit, reference
 from services.registry.handlers import consent as consents
 from services.registry.handlers import sharing
+from services.registry.handlers.common import Change, record_change, stage
 from services.registry.schemas import AddressIn, PersonIn, PersonPatch
 from services.registry.tables import (
     AuditEntry,
@@ -26,13 +27,11 @@ from services.registry.tables import (
     DuplicateFlag,
     Household,
     IncomeRecord,
-    Outbox,
     Person,
     Place,
     Trainer,
 )
 from shared.db import lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import (
     HouseholdMemberLeft,
@@ -41,9 +40,7 @@ from shared.events import (
     PersonRegistered,
     PersonRelocated,
 )
-from shared.outbox import stage
 
-SOURCE = source_of("registry")
 PERSONAL_FIELDS = (
     "national_id",
     "first_name_th",
@@ -222,16 +219,17 @@ class Registration:
         return str(self.person["person_id"])
 
     @property
+    def change(self) -> Change:
+        return Change(self.event, self.audit)
+
+    @property
     def duplicates(self) -> list[str]:
         return [flag["candidate_id"] for flag in self.flags]
 
 
 def check_address(address: AddressIn, village: Place | None) -> None:
     """The province exists; a village, when named, is registered and in that province."""
-    if not reference.is_province(address.province_code):
-        raise DomainError(
-            f"unknown province code {address.province_code!r}", field="address.province_code"
-        )
+    reference.check_province(address.province_code, field="address.province_code")
     if address.village_code is None:
         return
     if village is None or village.kind != "village":
@@ -348,8 +346,7 @@ async def register_person(
     person = Person(**plan.person)
     session.add(person)
     session.add_all([DuplicateFlag(**flag) for flag in plan.flags])
-    stage(session, Outbox, plan.event, source=SOURCE)
-    audit.record(session, actor=actor, **plan.audit)
+    record_change(session, actor, plan.change)
     known.remember(plan)
     if cmd.consents:
         await session.flush()  # consents reference the person
@@ -395,14 +392,12 @@ async def update_person(
         assert person.province_code is not None  # active people always have one
         stage(
             session,
-            Outbox,
             PersonRelocated(
                 person_id=person_id,
                 province_code=person.province_code,
                 village_code=person.village_code,
                 relocated_at=person.updated_at,
             ),
-            source=SOURCE,
         )
     await sharing.reshare(session, [person_id], changed)
     audit.record(
@@ -452,12 +447,7 @@ async def merge(session: AsyncSession, actor: str, survivor_id: str, merged_id: 
     # The moved consents now speak for the survivor: funding hears their data again.
     for consent in moved:
         await sharing.share(session, consent, now=now)
-    stage(
-        session,
-        Outbox,
-        PersonMerged(person_id=merged_id, survivor_id=survivor_id, merged_at=now),
-        source=SOURCE,
-    )
+    stage(session, PersonMerged(person_id=merged_id, survivor_id=survivor_id, merged_at=now))
     audit.record(
         session,
         actor=actor,
@@ -532,11 +522,9 @@ async def erase(session: AsyncSession, actor: str, person_id: str) -> Person:
     if household_id is not None:
         stage(
             session,
-            Outbox,
             HouseholdMemberLeft(household_id=household_id, person_id=person_id, left_at=now),
-            source=SOURCE,
         )
-    stage(session, Outbox, PersonErased(person_id=person_id, erased_at=now), source=SOURCE)
+    stage(session, PersonErased(person_id=person_id, erased_at=now))
     audit.record(
         session,
         actor=actor,

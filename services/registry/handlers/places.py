@@ -10,25 +10,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
 
-from pydantic import Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import audit, domain, reference
-from services.registry.schemas import PlaceCode, ProvinceCode, Strict
-from services.registry.tables import Organisation, Outbox, Place
+from services.registry import audit, reference
+from services.registry.handlers.common import stage
+from services.registry.schemas import LearningCentreIn, VillageIn
+from services.registry.tables import Organisation, Place
 from shared.db import Database, lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import OrganisationRegistered, VillageRegistered
-from shared.outbox import stage
 
 log = logging.getLogger(__name__)
 
-SOURCE = source_of("registry")
-PLACE_KINDS = ("province", "estate", "village", "learning-centre")
 # Fields that make a place what it is; a second registration must match them all.
 _PLACE_FIELDS = (
     "kind",
@@ -39,29 +34,6 @@ _PLACE_FIELDS = (
     "tourism_class",
     "centre_type",
 )
-
-
-class VillageIn(Strict):
-    code: PlaceCode = Field(examples=["ubon-muang-sam-sip-01"])
-    name_en: str = Field(min_length=1, max_length=200, examples=["Ban Nong Hai"])
-    name_th: str | None = Field(default=None, min_length=1, max_length=200)
-    province_code: ProvinceCode = Field(examples=["34"])
-    district: str | None = Field(default=None, min_length=1, max_length=100)
-    tourism_class: Literal["A", "B", "C", "D"] | None = Field(
-        default=None,
-        description="; ".join(f"{k} = {v}" for k, v in domain.TOURISM_CLASSES.items()),
-    )
-
-
-class LearningCentreIn(Strict):
-    code: PlaceCode
-    name_en: str = Field(min_length=1, max_length=200)
-    name_th: str | None = Field(default=None, min_length=1, max_length=200)
-    province_code: ProvinceCode
-    district: str | None = Field(default=None, min_length=1, max_length=100)
-    centre_type: str = Field(
-        max_length=50, description="one of: " + ", ".join(reference.CENTRE_TYPES)
-    )
 
 
 @dataclass(frozen=True)
@@ -161,11 +133,9 @@ async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
         )
         stage(
             session,
-            Outbox,
             OrganisationRegistered(
                 code=seed.code, kind=seed.kind, name=seed.name_en, registered_at=now
             ),
-            source=SOURCE,
         )
         added += 1
     return added
@@ -216,16 +186,11 @@ async def _register(session: AsyncSession, actor: str, place: Place) -> Registra
     return Registration(place, created=True)
 
 
-def _check_province(code: str) -> None:
-    if not reference.is_province(code):
-        raise DomainError(f"unknown province code {code!r}", field="province_code")
-
-
 async def register_village(
     session: AsyncSession, actor: str, cmd: VillageIn, *, now: datetime | None = None
 ) -> Registration:
     now = now or datetime.now(UTC)
-    _check_province(cmd.province_code)
+    reference.check_province(cmd.province_code)
     done = await _register(
         session,
         actor,
@@ -243,7 +208,6 @@ async def register_village(
     if done.created:
         stage(
             session,
-            Outbox,
             VillageRegistered(
                 village_code=cmd.code,
                 name=cmd.name_en,
@@ -252,7 +216,6 @@ async def register_village(
                 tourism_class=cmd.tourism_class,
                 registered_at=now,
             ),
-            source=SOURCE,
         )
     return done
 
@@ -261,13 +224,8 @@ async def register_learning_centre(
     session: AsyncSession, actor: str, cmd: LearningCentreIn, *, now: datetime | None = None
 ) -> Registration:
     now = now or datetime.now(UTC)
-    _check_province(cmd.province_code)
-    if not reference.is_centre_type(cmd.centre_type):
-        raise DomainError(
-            f"unknown centre type {cmd.centre_type!r}; expected one of "
-            f"{sorted(reference.CENTRE_TYPES)}",
-            field="centre_type",
-        )
+    reference.check_province(cmd.province_code)
+    reference.check_centre_type(cmd.centre_type)
     # No event: nothing downstream needs learning centres yet.
     return await _register(
         session,

@@ -14,12 +14,9 @@ from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import domain
-from services.registry.tables import Consent, Household, Outbox, Person
-from shared.envelope import source_of
+from services.registry.handlers.common import stage
+from services.registry.tables import Consent, Household, Person
 from shared.events import PersonalDataShared, SharedPersonalData
-from shared.outbox import stage
-
-SOURCE = source_of("registry")
 
 
 def categories_of(consent: Consent) -> list[str]:
@@ -47,7 +44,6 @@ async def share(session: AsyncSession, consent: Consent, *, now: datetime | None
         values["monthly_income"] = household.monthly_income if household else None
     stage(
         session,
-        Outbox,
         PersonalDataShared(
             person_id=person.person_id,
             consent_id=consent.consent_id,
@@ -55,7 +51,6 @@ async def share(session: AsyncSession, consent: Consent, *, now: datetime | None
             data=SharedPersonalData(categories=categories, **values),
             shared_at=now,
         ),
-        source=SOURCE,
     )
     return True
 

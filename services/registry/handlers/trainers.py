@@ -9,65 +9,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit
+from services.registry.domain import check_village_team, occupations_stored
+from services.registry.handlers.common import stage
 from services.registry.handlers.places import get_village
-from services.registry.schemas import Phone, PlaceCode, Strict
-from services.registry.tables import Outbox, Person, Trainer
+from services.registry.schemas import TrainerIn
+from services.registry.tables import Person, Trainer
 from shared.db import lock_aggregate
-from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import TrainerRegistered
-from shared.outbox import stage
-
-SOURCE = source_of("registry")
-LEADS_PER_VILLAGE = 1
-MEMBERS_PER_VILLAGE = 4
-OCCUPATIONS_MAX_CHARS = 500  # the table keeps them comma-separated in 500 characters
-
-OccupationCode = Annotated[
-    str,
-    Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64, examples=["health-massage"]),
-]
-
-
-def _occupations(codes: list[str]) -> list[str]:
-    unique = list(dict.fromkeys(codes))  # keeps the caller's order
-    if len(",".join(unique)) > OCCUPATIONS_MAX_CHARS:
-        raise ValueError(f"occupation codes take more than {OCCUPATIONS_MAX_CHARS} characters")
-    return unique
-
-
-class TrainerIn(Strict):
-    person_id: str | None = Field(
-        default=None, min_length=1, max_length=36, description="the trainer's registered person"
-    )
-    display_name: str | None = Field(
-        default=None, min_length=1, max_length=200, description="needed without a person_id"
-    )
-    phone: Phone | None = None
-    occupations: Annotated[list[OccupationCode], AfterValidator(_occupations)] = Field(
-        min_length=1, max_length=20, description="occupation codes the trainer teaches"
-    )
-    village_code: PlaceCode | None = Field(default=None, description="a registered village")
-    role: Literal["lead", "member"] = "member"
-
-
-def check_village_team(role: str, leads: int, members: int) -> None:
-    """Pure rule: may one more trainer of `role` join a village that has these already?"""
-    if role == "lead" and leads >= LEADS_PER_VILLAGE:
-        raise Conflict("this village already has its lead trainer", field="role")
-    if role == "member" and members >= MEMBERS_PER_VILLAGE:
-        raise Conflict(
-            f"this village already has {MEMBERS_PER_VILLAGE} member trainers "
-            f"(a village has one lead and at most {MEMBERS_PER_VILLAGE} members)",
-            field="village_code",
-        )
 
 
 async def register(
@@ -115,7 +69,6 @@ async def register(
     session.add(trainer)
     stage(
         session,
-        Outbox,
         TrainerRegistered(
             trainer_id=trainer.trainer_id,
             person_id=cmd.person_id,
@@ -124,7 +77,6 @@ async def register(
             role=cmd.role,
             registered_at=now,
         ),
-        source=SOURCE,
     )
     audit.record(
         session,
@@ -139,7 +91,7 @@ async def register(
 
 
 def occupations_of(trainer: Trainer) -> list[str]:
-    return [code for code in trainer.occupations.split(",") if code]
+    return occupations_stored(trainer.occupations)
 
 
 async def list_trainers(
