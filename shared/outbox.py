@@ -41,6 +41,30 @@ class OutboxColumns(SQLModel):
     published_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
 
 
+def outbox_row(
+    event: Event,
+    *,
+    source: str,
+    topic: str | None = None,
+    carrier: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The event's outbox row as plain values: for `stage`, and for bulk inserts (the registry's
+    CSV import) that must write exactly what a single command writes."""
+    record = encode(event, source=source)
+    return {
+        "event_id": record.headers["ce_id"],
+        "topic": topic or event.topic(),
+        "key": record.key.decode(),
+        "ce_type": event.ce_type(),
+        "headers": json.dumps(record.headers),
+        "value": record.value.decode(),
+        "trace_carrier": carrier if carrier is not None else json.dumps(current_carrier()),
+        "created_at": at or datetime.now(UTC),
+        "published_at": None,
+    }
+
+
 def stage(
     session: AsyncSession,
     outbox: type[OutboxColumns],
@@ -50,19 +74,9 @@ def stage(
     topic: str | None = None,
 ) -> str:
     """Add the event to the outbox in the caller's transaction; returns its CloudEvents id."""
-    record = encode(event, source=source)
-    row = outbox(
-        event_id=record.headers["ce_id"],
-        topic=topic or event.topic(),
-        key=record.key.decode(),
-        ce_type=event.ce_type(),
-        headers=json.dumps(record.headers),
-        value=record.value.decode(),
-        trace_carrier=json.dumps(current_carrier()),
-        created_at=datetime.now(UTC),
-    )
+    row = outbox(**outbox_row(event, source=source, topic=topic))
     session.add(row)
-    session.info[STAGED_EVENTS] = True
+    session.info[STAGED_EVENTS] = True  # wakes the outbox relay after the commit
     return row.event_id
 
 

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.registry import audit, domain
 from services.registry.handlers import households as household_handlers
 from services.registry.handlers import people, sharing
-from services.registry.handlers.common import Change, outbox_row
+from services.registry.handlers.common import SOURCE, Change
 from services.registry.handlers.imports.rows import ADDRESS, REASON_MAX, Problem, Row, parse_row
 from services.registry.schemas import PersonIn
 from services.registry.settings import RegistrySettings
@@ -32,6 +32,7 @@ from services.registry.tables import (
 )
 from shared.db import STAGED_EVENTS
 from shared.errors import Conflict, DomainError
+from shared.outbox import outbox_row
 from shared.telemetry import current_carrier
 
 
@@ -79,7 +80,7 @@ class Batch:
     than the rest of a row's work; so people go through people.plan_registration (the rules
     POST /people uses) and everything is inserted from dicts. Events and audit entries come
     from the functions the single commands use (households.registered, joined,
-    income_recorded; common.outbox_row, audit.entry), so both paths write the same rows.
+    income_recorded; shared.outbox.outbox_row, audit.entry), so both paths write the same rows.
     """
 
     def __init__(
@@ -295,7 +296,9 @@ class Batch:
 
     def _add(self, change: Change) -> None:
         """The change's outbox and audit rows, built as a single command builds them."""
-        self.outbox.append(outbox_row(change.event, carrier=self._carrier, at=self.now))
+        self.outbox.append(
+            outbox_row(change.event, source=SOURCE, carrier=self._carrier, at=self.now)
+        )
         self.audit.append(audit.entry(actor=self.actor, **change.audit))
 
     async def write(self, session: AsyncSession) -> None:
