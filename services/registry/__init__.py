@@ -1,1 +1,2 @@
-"""Registry: people, consent (and later households, places, organisations, trainers)."""
+"""Registry: people, households, places, organisations, trainers and consent; bulk imports,
+an audit log, and the personal data a consent lets funding share with lenders."""
