@@ -32,7 +32,7 @@ from shared.telemetry import consumer_span
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+Handler = Callable[[AsyncSession, Any], Awaitable[object]]  # what it returns is ignored
 Record: TypeAlias = ConsumerRecord  # aiokafka's record (bytes key and value)
 
 # Distinct unknown types counted by name; past this they add to one "(other)" entry, so a

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
@@ -147,6 +148,25 @@ class Service:
                 await asyncio.sleep(seconds)
 
         self.background.append(loop)
+
+    def sweep(
+        self,
+        name: str,
+        seconds: float,
+        page: Callable[[AsyncSession, int], Awaitable[int]],
+        page_size: int = 500,
+    ) -> None:
+        """Every `seconds` (and at start), run `page(session, page_size)` one transaction a
+        page until it handles fewer than `page_size`: one sweep never holds a huge
+        transaction, and a backlog is cleared in one run."""
+
+        async def pages() -> None:
+            while True:
+                async with self.db.transaction() as session:
+                    if await page(session, page_size) < page_size:
+                        return
+
+        self.every(seconds, pages, name)
 
     async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
         try:

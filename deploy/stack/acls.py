@@ -22,13 +22,10 @@ CATALOGUE_FILE = Path(__file__).parents[2] / "services" / "funding" / "data" / "
 
 def consumed_events() -> dict[str, frozenset[type[Event]]]:
     """Each service's subscribed event classes, from its HANDLERS (registry consumes none)."""
-    from services.certification.consumers import handlers_for
-    from services.certification.handlers.certificates import Issuing
+    from services.certification.consumers import HANDLERS as certification
     from services.funding.consumers import HANDLERS as funding
     from services.training.consumers import HANDLERS as training
 
-    # handlers_for only binds `issuing` into partials; the keys are what matter here.
-    certification = handlers_for(cast(Issuing, None))
     return {
         "registry": frozenset(),
         "training": frozenset(training),

@@ -1,1 +1,2 @@
-"""Certification: assessments and certificates (standards, verification, revocation later)."""
+"""Certification: standards, assessment sessions and results, certificates issued as signed
+credentials, public verification, revocation, expiry and renewal."""

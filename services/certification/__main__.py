@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from functools import partial
+from inspect import signature
 from pathlib import Path
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from services.certification import api
-from services.certification.consumers import handlers_for
+from services.certification.consumers import HANDLERS
 from services.certification.credentials import Issuer
 from services.certification.handlers import certificates, standards
 from services.certification.handlers.certificates import Issuing
@@ -32,7 +35,12 @@ def build(settings: CertificationSettings | None = None) -> Service:
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
-        handlers=handlers_for(issuing),
+        handlers={
+            event: partial(handle, issuing=issuing)
+            if "issuing" in signature(handle).parameters
+            else handle
+            for event, handle in HANDLERS.items()
+        },
     )
     keyring = Keyring()
     service.startup_hooks.append(partial(keyring.load, service.db, settings.signing_key_pem()))
@@ -46,14 +54,11 @@ def build(settings: CertificationSettings | None = None) -> Service:
     service.app.state.rate_limit = limit
     api.install(service.app)
 
-    async def expire() -> None:
-        while True:  # in pages, so one sweep never holds a huge transaction
-            async with service.db.transaction() as session:
-                if await certificates.expire_due(session, limit=500) < 500:
-                    return
+    async def expire_page(session: AsyncSession, size: int) -> int:
+        return await certificates.expire_due(session, limit=size)
 
     # Runs at start too, so a certificate that expired while the service was down is told.
-    service.every(settings.expiry_sweep_seconds, expire, "certificate expiry")
+    service.sweep("certificate expiry", settings.expiry_sweep_seconds, expire_page, 500)
     return service
 
 

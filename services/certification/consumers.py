@@ -1,12 +1,17 @@
-"""Which events certification follows, and the handler for each."""
+"""Which events certification follows, and the handler for each.
+
+The handlers that can award (a completion releases waiting passes, a merge moves them)
+take the service's `issuing` settings as a keyword; __main__ binds it when it wires them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
-from services.certification.handlers import replica
-from services.certification.handlers.certificates import Issuing
-from shared.consumer import Handler
+from services.certification.handlers import holders
+from services.certification.tables import KnownOrganisation
+from shared import replica
 from shared.events import (
     Event,
     OrganisationRegistered,
@@ -15,11 +20,9 @@ from shared.events import (
     TrainingCompleted,
 )
 
-
-def handlers_for(issuing: Issuing) -> dict[type[Event], Handler]:
-    return {
-        TrainingCompleted: partial(replica.on_training_completed, issuing=issuing),
-        OrganisationRegistered: replica.on_organisation_registered,
-        PersonErased: replica.on_person_erased,
-        PersonMerged: partial(replica.on_person_merged, issuing=issuing),
-    }
+HANDLERS: dict[type[Event], Callable[..., Awaitable[object]]] = {
+    TrainingCompleted: holders.on_training_completed,  # + issuing
+    OrganisationRegistered: partial(replica.on_organisation_registered, table=KnownOrganisation),
+    PersonErased: holders.on_person_erased,
+    PersonMerged: holders.on_person_merged,  # + issuing
+}

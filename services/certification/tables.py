@@ -11,6 +11,7 @@ from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
+from shared.replica import ReplicaOrganisationColumns
 
 
 class Base(SQLModel, registry=registry()):
@@ -29,13 +30,8 @@ class TrainingRecord(Base, table=True):
     completed_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class KnownOrganisation(Base, table=True):
+class KnownOrganisation(Base, ReplicaOrganisationColumns, table=True):
     """Replica of OrganisationRegistered: sessions need a known assessor."""
-
-    __tablename__ = "known_organisation"
-    code: str = Field(primary_key=True, max_length=32)
-    kind: str = Field(max_length=20)
-    name: str = Field(max_length=200)
 
 
 # --- certification's own data ---------------------------------------------------------

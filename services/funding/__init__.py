@@ -1,1 +1,2 @@
-"""Funding: lenders, products and eligibility rules, referrals (partner API later)."""
+"""Funding: lenders, products and their versioned eligibility rules, referrals decided from
+registry and certification facts, and the partner API, topics and webhooks."""

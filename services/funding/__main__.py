@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import api
 from services.funding.consumers import HANDLERS
@@ -54,17 +55,14 @@ def build(settings: FundingSettings | None = None) -> Service:
     service.app.state.destinations = destinations
     api.install(service.app)
 
-    async def expire() -> None:
-        while True:  # in pages, so one sweep never holds a huge transaction
-            async with db.transaction() as session:
-                if await referrals.expire_due(session, datetime.now(UTC), PAGE) < PAGE:
-                    return
+    async def expire_page(session: AsyncSession, size: int) -> int:
+        return await referrals.expire_due(session, datetime.now(UTC), size)
 
     async def delivered_by_topic() -> None:
         async with db.transaction() as session:
             await referrals.mark_delivered_by_topic(session, datetime.now(UTC), PAGE)
 
-    service.every(settings.expiry_sweep_seconds, expire, "referral expiry")
+    service.sweep("referral expiry", settings.expiry_sweep_seconds, expire_page, PAGE)
     service.every(settings.delivery_sweep_seconds, delivered_by_topic, "topic delivery")
 
     async def webhooks() -> None:

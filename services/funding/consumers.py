@@ -1,8 +1,9 @@
-"""Which events funding follows, and the handler for each: the replica and what it causes."""
+"""Which events funding follows, and the handler for each: the replica of registry and
+certification facts, and the referral changes each causes."""
 
 from __future__ import annotations
 
-from services.funding.handlers import replica
+from services.funding.handlers import consents, people, qualifications
 from shared.consumer import Handler
 from shared.events import (
     ConsentGranted,
@@ -24,19 +25,19 @@ from shared.events import (
 )
 
 HANDLERS: dict[type[Event], Handler] = {
-    PersonRegistered: replica.on_person_registered,
-    PersonRelocated: replica.on_person_relocated,
-    PersonErased: replica.on_person_erased,
-    PersonMerged: replica.on_person_merged,
-    HouseholdMemberJoined: replica.on_member_joined,
-    HouseholdMemberLeft: replica.on_member_left,
-    HouseholdIncomeRecorded: replica.on_income_recorded,
-    OrganisationRegistered: replica.on_organisation_registered,
-    ConsentGranted: replica.on_consent_granted,
-    ConsentWithdrawn: replica.on_consent_withdrawn,
-    PersonalDataShared: replica.on_personal_data_shared,  # registry's private topic to funding
-    QualificationAwarded: replica.on_qualification_awarded,
-    QualificationRevoked: replica.on_qualification_revoked,
-    QualificationExpired: replica.on_qualification_expired,
-    QualificationRenewed: replica.on_qualification_renewed,
+    PersonRegistered: people.on_person_registered,
+    PersonRelocated: people.on_person_relocated,
+    PersonErased: people.on_person_erased,
+    PersonMerged: people.on_person_merged,
+    HouseholdMemberJoined: people.on_household_member_joined,
+    HouseholdMemberLeft: people.on_household_member_left,
+    HouseholdIncomeRecorded: people.on_household_income_recorded,
+    OrganisationRegistered: people.on_organisation_registered,
+    ConsentGranted: consents.on_consent_granted,
+    ConsentWithdrawn: consents.on_consent_withdrawn,
+    PersonalDataShared: consents.on_personal_data_shared,  # registry's private topic to funding
+    QualificationAwarded: qualifications.on_qualification_awarded,
+    QualificationRevoked: qualifications.on_qualification_revoked,
+    QualificationExpired: qualifications.on_qualification_expired,
+    QualificationRenewed: qualifications.on_qualification_renewed,
 }

@@ -11,6 +11,11 @@ from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
+from shared.replica import (
+    ReplicaHouseholdColumns,
+    ReplicaMembershipColumns,
+    ReplicaPersonColumns,
+)
 
 
 class Base(SQLModel, registry=registry()):
@@ -20,31 +25,16 @@ class Base(SQLModel, registry=registry()):
 # --- replica of registry and certification data, built from their events ------------------
 
 
-class KnownPerson(Base, table=True):
-    __tablename__ = "known_person"
-    person_id: str = Field(primary_key=True, max_length=36)
+class KnownPerson(Base, ReplicaPersonColumns, table=True):
     province_code: str | None = Field(default=None, max_length=2)
-    village_code: str | None = Field(default=None, max_length=32)
     birth_year: int | None = None
-    status: str = Field(default="active", max_length=10)  # active | erased | merged
-    survivor_id: str | None = Field(default=None, max_length=36)
 
 
-class KnownMembership(Base, table=True):
-    """Person -> household (household events are keyed by household, so kept apart)."""
-
-    __tablename__ = "known_membership"
-    person_id: str = Field(primary_key=True, max_length=36)
-    household_id: str = Field(index=True, max_length=36)
-    joined_at: datetime = Field(sa_type=UtcDateTime)
+class KnownMembership(Base, ReplicaMembershipColumns, table=True):
+    pass
 
 
-class KnownHousehold(Base, table=True):
-    __tablename__ = "known_household"
-    household_id: str = Field(primary_key=True, max_length=36)
-    income_band: str = Field(max_length=10)
-    band_floor: int
-    band_ceiling: int | None = None
+class KnownHousehold(Base, ReplicaHouseholdColumns, table=True):
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
 

@@ -1,1 +1,2 @@
-"""Training: programmes, cohorts, enrolment and completion."""
+"""Training: programmes, courses and cohorts; applications, ranked selection and waitlists,
+attendance, completion and reports."""

@@ -1,8 +1,18 @@
-"""Which events training follows, and the handler for each: the registry replica."""
+"""Which events training follows, and the handler for each: the registry replica
+(shared.replica, bound to training's tables) and what erasures and merges do to seats."""
 
 from __future__ import annotations
 
-from services.training.handlers import replica
+from functools import partial
+
+from services.training.handlers import people
+from services.training.tables import (
+    KnownHousehold,
+    KnownMembership,
+    KnownOrganisation,
+    KnownPerson,
+)
+from shared import replica
 from shared.consumer import Handler
 from shared.events import (
     Event,
@@ -18,13 +28,17 @@ from shared.events import (
 )
 
 HANDLERS: dict[type[Event], Handler] = {
-    PersonRegistered: replica.on_person_registered,
-    PersonRelocated: replica.on_person_relocated,
-    PersonErased: replica.on_person_erased,
-    PersonMerged: replica.on_person_merged,
-    HouseholdMemberJoined: replica.on_member_joined,
-    HouseholdMemberLeft: replica.on_member_left,
-    HouseholdIncomeRecorded: replica.on_income_recorded,
-    TrainerRegistered: replica.on_trainer_registered,
-    OrganisationRegistered: replica.on_organisation_registered,
+    PersonRegistered: partial(
+        replica.on_person_registered, table=KnownPerson, copy=("registered_at",)
+    ),
+    PersonRelocated: partial(replica.on_person_relocated, table=KnownPerson),
+    PersonErased: people.on_person_erased,
+    PersonMerged: people.on_person_merged,
+    HouseholdMemberJoined: partial(replica.on_household_member_joined, table=KnownMembership),
+    HouseholdMemberLeft: partial(replica.on_household_member_left, table=KnownMembership),
+    HouseholdIncomeRecorded: partial(
+        replica.on_household_income_recorded, table=KnownHousehold, copy=("low_income",)
+    ),
+    TrainerRegistered: people.on_trainer_registered,
+    OrganisationRegistered: partial(replica.on_organisation_registered, table=KnownOrganisation),
 }

@@ -11,6 +11,12 @@ from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
+from shared.replica import (
+    ReplicaHouseholdColumns,
+    ReplicaMembershipColumns,
+    ReplicaOrganisationColumns,
+    ReplicaPersonColumns,
+)
 
 
 class Base(SQLModel, registry=registry()):
@@ -20,32 +26,16 @@ class Base(SQLModel, registry=registry()):
 # --- replica of registry data, built from its events (never called directly) ------------
 
 
-class KnownPerson(Base, table=True):
-    __tablename__ = "known_person"
-    person_id: str = Field(primary_key=True, max_length=36)
+class KnownPerson(Base, ReplicaPersonColumns, table=True):
     province_code: str = Field(max_length=2)
-    village_code: str | None = Field(default=None, max_length=32)
-    status: str = Field(default="active", max_length=10)  # active | erased | merged
-    survivor_id: str | None = Field(default=None, max_length=36)
     registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class KnownMembership(Base, table=True):
-    """Person -> household. Household events are keyed by household, person events by
-    person, so membership may arrive before the person: kept apart, joined when ranking."""
-
-    __tablename__ = "known_membership"
-    person_id: str = Field(primary_key=True, max_length=36)
-    household_id: str = Field(index=True, max_length=36)
-    joined_at: datetime = Field(sa_type=UtcDateTime)
+class KnownMembership(Base, ReplicaMembershipColumns, table=True):
+    pass
 
 
-class KnownHousehold(Base, table=True):
-    __tablename__ = "known_household"
-    household_id: str = Field(primary_key=True, max_length=36)
-    income_band: str = Field(max_length=10)
-    band_floor: int
-    band_ceiling: int | None = None
+class KnownHousehold(Base, ReplicaHouseholdColumns, table=True):
     low_income: bool
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
@@ -59,11 +49,8 @@ class KnownTrainer(Base, table=True):
     role: str = Field(max_length=10)
 
 
-class KnownOrganisation(Base, table=True):
-    __tablename__ = "known_organisation"
-    code: str = Field(primary_key=True, max_length=32)
-    kind: str = Field(max_length=20)
-    name: str = Field(max_length=200)
+class KnownOrganisation(Base, ReplicaOrganisationColumns, table=True):
+    pass
 
 
 # --- training's own data --------------------------------------------------------------

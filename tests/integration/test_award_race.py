@@ -14,7 +14,7 @@ from sqlmodel import func, select
 import services.certification
 from services.certification.credentials import Issuer
 from services.certification.domain import Route
-from services.certification.handlers import assessments, replica, standards
+from services.certification.handlers import assessments, holders, standards
 from services.certification.handlers.certificates import Issuing
 from services.certification.tables import Assessment, Certificate, KnownOrganisation
 from shared.db import Database
@@ -71,7 +71,7 @@ async def test_concurrent_result_and_completion_always_award(db: Database) -> No
             completed_at=datetime.now(UTC),
         )
         async with db.transaction() as session:
-            await replica.on_training_completed(session, event, issuing=ISSUING)
+            await holders.on_training_completed(session, event, issuing=ISSUING)
 
     await asyncio.gather(*(f(p) for p in people for f in (assess, complete)))
 

@@ -17,7 +17,7 @@ SOURCE = source_of("certification")
 async def lock_person(session: AsyncSession, person_id: str) -> None:
     """Serialise what decides a person's awards (results, training, revocation, expiry):
     without it a result and a TrainingCompleted committed together could each miss the
-    other (write skew, docs/decisions/0006)."""
+    other (write skew; docs/decisions/0011: "either order, per-person lock")."""
     await lock_aggregate(session, f"certification:{person_id}")
 
 

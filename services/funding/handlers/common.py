@@ -9,7 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import webhooks
-from services.funding.tables import Outbox, WebhookDelivery, WebhookEndpoint
+from services.funding.tables import Outbox, SharedData, WebhookDelivery, WebhookEndpoint
 from shared.db import lock_aggregate
 from shared.envelope import source_of
 from shared.events import LoanReferralHeld, ReferralEvent
@@ -25,7 +25,7 @@ async def lock_person(session: AsyncSession, person_id: str) -> None:
     await lock_aggregate(session, f"funding:{person_id}")
 
 
-async def publish(session: AsyncSession, event: ReferralEvent) -> str | None:
+async def stage_referral_event(session: AsyncSession, event: ReferralEvent) -> str | None:
     """Stage a referral event for everyone allowed to see it; returns the lender-topic id.
 
     Broadcast events (no personal data) go to the funding topic; everything the lender may
@@ -83,3 +83,8 @@ async def live_endpoints(session: AsyncSession, lender_code: str) -> list[str]:
 
 async def has_webhooks(session: AsyncSession, lender_code: str) -> bool:
     return bool(await live_endpoints(session, lender_code))
+
+
+async def drop_rows(session: AsyncSession, table: type[SharedData], *where: object) -> None:
+    for row in (await session.exec(select(table).where(*where))).all():  # type: ignore[arg-type]
+        await session.delete(row)

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.funding import domain
 from services.funding.domain import OPEN, Status
 from services.funding.handlers import catalogue
-from services.funding.handlers.common import has_webhooks, lock_person, publish
+from services.funding.handlers.common import has_webhooks, lock_person, stage_referral_event
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
@@ -165,7 +165,7 @@ async def refer(
         if evaluation.eligible:
             await _send(session, referral, live.rules, now, previous=None)
         else:
-            await publish(session, _held_event(referral, now))
+            await stage_referral_event(session, _held_event(referral, now))
         changed.append(referral)
     return changed
 
@@ -240,7 +240,7 @@ async def _send(
     referral.sent_at = now
     referral.respond_by = now + timedelta(days=rules.sla_days)
     session.add(referral)
-    await publish(
+    await stage_referral_event(
         session,
         LoanReferralCreated(
             **_ids(referral),
@@ -258,7 +258,7 @@ async def _send(
 async def share(session: AsyncSession, referral: Referral, now: datetime) -> str | None:
     """LoanReferralShared on the lender's topic: the referral with what the person agreed
     to share with this lender (again whenever that data changes)."""
-    return await publish(
+    return await stage_referral_event(
         session,
         LoanReferralShared(
             **_ids(referral),
@@ -322,7 +322,7 @@ async def deliver(session: AsyncSession, referral: Referral, channel: str, now: 
     _move(referral, Status.DELIVERED, now)
     referral.delivered_at, referral.delivered_via = now, channel
     session.add(referral)
-    await publish(
+    await stage_referral_event(
         session, LoanReferralDelivered(**_ids(referral), channel=channel, delivered_at=now)
     )
     return True
@@ -333,7 +333,9 @@ async def acknowledge(session: AsyncSession, referral: Referral, now: datetime) 
     _move(referral, Status.ACKNOWLEDGED, now)
     referral.acknowledged_at = now
     session.add(referral)
-    await publish(session, LoanReferralAcknowledged(**_ids(referral), acknowledged_at=now))
+    await stage_referral_event(
+        session, LoanReferralAcknowledged(**_ids(referral), acknowledged_at=now)
+    )
 
 
 async def approve(
@@ -342,7 +344,9 @@ async def approve(
     _move(referral, Status.APPROVED, now)
     referral.decided_at, referral.approved_amount = now, amount
     session.add(referral)
-    await publish(session, LoanApproved(**_ids(referral), amount=amount, approved_at=now))
+    await stage_referral_event(
+        session, LoanApproved(**_ids(referral), amount=amount, approved_at=now)
+    )
 
 
 async def decline(session: AsyncSession, referral: Referral, reason: str, now: datetime) -> None:
@@ -354,7 +358,9 @@ async def decline(session: AsyncSession, referral: Referral, reason: str, now: d
     _move(referral, Status.DECLINED, now)
     referral.decided_at, referral.decline_reason = now, reason
     session.add(referral)
-    await publish(session, LoanDeclined(**_ids(referral), reason_code=reason, declined_at=now))
+    await stage_referral_event(
+        session, LoanDeclined(**_ids(referral), reason_code=reason, declined_at=now)
+    )
 
 
 async def disburse(
@@ -365,7 +371,7 @@ async def disburse(
     _move(referral, Status.DISBURSED, now)  # any other status: 409
     referral.disbursed_amount, referral.disbursed_on = amount, on
     session.add(referral)
-    await publish(
+    await stage_referral_event(
         session,
         LoanDisbursed(**_ids(referral), amount=amount, disbursed_on=on, disbursed_at=now),
     )
@@ -375,7 +381,7 @@ async def cancel(session: AsyncSession, referral: Referral, reason: str, now: da
     previous = _move(referral, Status.CANCELLED, now)
     referral.closed_reason = reason
     session.add(referral)
-    await publish(
+    await stage_referral_event(
         session,
         LoanReferralCancelled(
             **_ids(referral), previous_status=previous, reason=reason, cancelled_at=now
@@ -435,7 +441,7 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int = 500) -> 
         referral.decided_at = now
         referral.closed_reason = "sla"
         session.add(referral)
-        await publish(
+        await stage_referral_event(
             session,
             LoanReferralExpired(**_ids(referral), previous_status=previous, expired_at=now),
         )

@@ -1,6 +1,8 @@
-"""What certification learns from other services' events: training completions (and the
-awards they release), assessor organisations, erasures and merges. Each handler tolerates
-replays (the inbox drops duplicates anyway)."""
+"""What certification does with other services' facts about holders: a training completion
+releases the awards that waited for it, an erasure blanks the name and evidence, a merge
+moves certificates, training and waiting passes to the survivor. Each handler tolerates
+replays (the inbox drops duplicates anyway). Assessor organisations are plain replica
+(shared.replica)."""
 
 from __future__ import annotations
 
@@ -16,10 +18,9 @@ from services.certification.tables import (
     Candidate,
     Certificate,
     Holder,
-    KnownOrganisation,
     TrainingRecord,
 )
-from shared.events import OrganisationRegistered, PersonErased, PersonMerged, TrainingCompleted
+from shared.events import PersonErased, PersonMerged, TrainingCompleted
 
 
 async def on_training_completed(
@@ -35,15 +36,6 @@ async def on_training_completed(
             )
         )
     await assessments.award_waiting(session, event.person_id, event.occupation, issuing)
-
-
-async def on_organisation_registered(session: AsyncSession, event: OrganisationRegistered) -> None:
-    organisation = await session.get(KnownOrganisation, event.code) or KnownOrganisation(
-        code=event.code, kind=event.kind, name=event.name
-    )
-    organisation.kind = event.kind
-    organisation.name = event.name
-    session.add(organisation)
 
 
 async def on_person_erased(session: AsyncSession, event: PersonErased) -> None:

@@ -1,0 +1,95 @@
+"""Certification's qualification lifecycle (awarded, revoked, expired, renewed) as funding
+keeps it, and what each changes in the holder's referrals. Idempotent, under the person's
+lock; a lifecycle event that overtakes its award keeps what it says.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.funding.handlers import referrals
+from services.funding.handlers.common import lock_person
+from services.funding.tables import Qualification
+from shared.events import (
+    CertificateEvent,
+    QualificationAwarded,
+    QualificationExpired,
+    QualificationRenewed,
+    QualificationRevoked,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def on_qualification_awarded(session: AsyncSession, event: QualificationAwarded) -> None:
+    await lock_person(session, event.person_id)
+    if await session.get(Qualification, event.certificate_number) is None:
+        session.add(
+            Qualification(
+                certificate_number=event.certificate_number,
+                person_id=event.person_id,
+                occupation=event.occupation,
+                level=event.level,
+                valid_until=event.valid_until,
+            )
+        )
+        await session.flush()
+    await referrals.refer(session, event.person_id)
+
+
+async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualification:
+    await lock_person(session, event.person_id)
+    found = await session.get(Qualification, event.certificate_number)
+    if found is None:  # the award has not reached us yet: keep what this event says
+        found = Qualification(
+            certificate_number=event.certificate_number,
+            person_id=event.person_id,
+            occupation=event.occupation,
+            level=event.level,
+            valid_until=getattr(event, "valid_until", _now().date()),
+        )
+    return found
+
+
+async def _withdraw_certificate(
+    session: AsyncSession, event: QualificationRevoked | QualificationExpired, status: str
+) -> None:
+    qualification = await _certificate(session, event)
+    qualification.status = status
+    session.add(qualification)
+    await session.flush()
+    await referrals.cancel_open(
+        session,
+        event.person_id,
+        f"qualification-{status}",
+        _now(),
+        certificate_number=event.certificate_number,
+    )
+    # Another certificate of the person may still meet a product's rules.
+    await referrals.refer(session, event.person_id)
+
+
+async def on_qualification_revoked(session: AsyncSession, event: QualificationRevoked) -> None:
+    await _withdraw_certificate(session, event, "revoked")
+
+
+async def on_qualification_expired(session: AsyncSession, event: QualificationExpired) -> None:
+    await _withdraw_certificate(session, event, "expired")
+
+
+async def on_qualification_renewed(session: AsyncSession, event: QualificationRenewed) -> None:
+    qualification = await _certificate(session, event)
+    if qualification.status != "revoked":
+        qualification.status = "valid"
+        qualification.valid_until = event.valid_until
+        session.add(qualification)
+        await session.flush()
+        for referral in await referrals.open_referrals(session, event.person_id):
+            if referral.certificate_number == event.certificate_number:
+                referral.valid_until = event.valid_until
+                session.add(referral)
+    await referrals.refer(session, event.person_id)
