@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from services.registry import api
 from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
@@ -30,13 +32,10 @@ def build(settings: RegistrySettings | None = None) -> Service:
     service.app.state.settings = settings  # what api.deps.Settings reads
     api.install(service.app)
 
-    async def expire_consents() -> None:
-        while True:  # in pages, so one sweep never holds a huge transaction
-            async with service.db.transaction() as session:
-                if await consent.expire_due(session, limit=500) < 500:
-                    return
+    async def expire_page(session: AsyncSession, size: int) -> int:
+        return await consent.expire_due(session, limit=size)
 
-    service.every(settings.consent_sweep_seconds, expire_consents, "consent expiry")
+    service.sweep("consent expiry", settings.consent_sweep_seconds, expire_page)
     # CSV imports: woken by each upload (imports.wake_event), resumes interrupted jobs.
     service.background.append(partial(imports.run_worker, service.db, settings))
     return service
