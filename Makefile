@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up smoke test lint typecheck bench clean
+.PHONY: install demo up smoke test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(STAMP)  ## the whole suite; uses PostgreSQL at 127.0.0.1:5432 when reach
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared services deploy
 	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## unit and handler tests: no broker, no PostgreSQL, seconds
+	$(BIN)/pytest tests/unit tests/handlers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

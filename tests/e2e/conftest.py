@@ -12,8 +12,7 @@ import pytest
 from deploy.clients import funding as funding_client
 from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import Managed, Stack
-from tests.conftest import POSTGRES
-from tests.support import TraceCollector, make_stack
+from tests.support import POSTGRES, TraceCollector, make_stack
 
 
 @pytest.fixture(scope="module")

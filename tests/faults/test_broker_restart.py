@@ -21,8 +21,7 @@ from services.training.__main__ import build as build_training
 from services.training.settings import TrainingSettings
 from services.training.tables import KnownPerson
 from shared.runtime import Service
-from tests.integration.conftest import admin_client
-from tests.support import eventually, national_id
+from tests.support import admin_client, eventually, national_id
 
 
 class Stack:

@@ -16,8 +16,7 @@ from deploy.scenarios.seed import run_journeys
 from deploy.stack.databases import drop_databases
 from deploy.stack.topics import read_topics
 from shared.topics import FUNDING
-from tests.conftest import POSTGRES
-from tests.support import eventually, make_stack
+from tests.support import POSTGRES, eventually, make_stack
 
 
 async def _counts(url: str, key: str) -> dict[str, int]:

@@ -17,7 +17,7 @@ import pytest
 from deploy.stack.databases import create_databases, drop_databases
 from deploy.stack.launcher import SERVICES, Stack, free_port
 from shared.auth import BOOTSTRAP_ADMIN, new_token
-from tests.conftest import POSTGRES
+from tests.support import POSTGRES
 
 
 def stack(data_dir: Path, database_urls: dict[str, str]) -> Stack:

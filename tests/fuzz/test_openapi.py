@@ -42,7 +42,7 @@ from services.training.__main__ import build as build_training
 from services.training.settings import TrainingSettings
 from shared.runtime import Service
 from shared.settings import ServiceSettings
-from tests.conftest import POSTGRES, _databases, tansu
+from tests.support import POSTGRES, fresh_databases, tansu
 
 # No 5xx; every status, content type and body as the operation documents it.
 CHECKS = (
@@ -92,7 +92,7 @@ def running(fuzz_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=120)
 
-    databases: dict[str, str] = run(_databases("sb_fuzz", tmp_path_factory.mktemp("fuzz")))
+    databases: dict[str, str] = run(fresh_databases("sb_fuzz", tmp_path_factory.mktemp("fuzz")))
     servers: list[uvicorn.Server] = []
     tasks = []
     urls: dict[str, str] = {}

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from services.registry.__main__ import build as build_registry
 from services.registry.settings import RegistrySettings
 from services.training.__main__ import build as build_training
-from services.training.handlers import reports
 from services.training.settings import TrainingSettings
 from shared.runtime import Service
 from shared.telemetry import setup_telemetry
+from tests.support import RunningRegistry, RunningTraining, admin_client
 
 
 @pytest.fixture
@@ -32,34 +30,6 @@ async def lone_training(bootstrap: str, database_urls: dict[str, str]) -> AsyncI
     await service.start()
     yield service
     await service.stop()
-
-
-async def training_counts(service: Service) -> dict[str, int]:
-    async with service.db.transaction() as session:
-        return await reports.counts(session)
-
-
-def admin_client(service: Service, name: str, key: str) -> httpx.AsyncClient:
-    """An in-process client of the service's app, sending the admin key."""
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=service.app),
-        base_url=f"http://{name}",
-        headers={"Authorization": f"Bearer {key}"},
-        timeout=60,
-    )
-
-
-@dataclass
-class RunningRegistry:
-    service: Service
-    client: httpx.AsyncClient  # authenticated with the bootstrap admin key
-    admin_key: str
-
-    def anonymous(self) -> httpx.AsyncClient:
-        """A client without a key (close it yourself)."""
-        return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.service.app), base_url="http://registry"
-        )
 
 
 @pytest.fixture
@@ -79,12 +49,6 @@ async def registry(bootstrap: str, database_urls: dict[str, str]) -> AsyncIterat
     finally:
         await client.aclose()
         await service.stop()
-
-
-@dataclass
-class RunningTraining:
-    service: Service
-    client: httpx.AsyncClient  # authenticated with the bootstrap admin key
 
 
 @pytest.fixture

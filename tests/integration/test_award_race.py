@@ -19,7 +19,7 @@ from services.certification.handlers.certificates import Issuing
 from services.certification.tables import Assessment, Certificate, KnownOrganisation
 from shared.db import Database
 from shared.events import TrainingCompleted
-from tests.conftest import POSTGRES
+from tests.support import POSTGRES
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES, reason="the race needs concurrent connections (PostgreSQL)"

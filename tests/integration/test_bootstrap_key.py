@@ -14,7 +14,7 @@ import services.registry
 from services.registry.tables import ApiKey
 from shared.auth import BOOTSTRAP_ADMIN, ApiKeys, Role, Unauthenticated, new_token
 from shared.db import Database
-from tests.integration.conftest import RunningRegistry
+from tests.support import RunningRegistry
 
 
 def field_names(response: httpx.Response) -> set[str]:

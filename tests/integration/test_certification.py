@@ -46,9 +46,7 @@ from shared.events import (
 )
 from shared.runtime import Service
 from shared.topics import CERTIFICATION
-from tests.conftest import tansu
-from tests.integration.conftest import RunningRegistry, admin_client
-from tests.support import eventually, national_id
+from tests.support import RunningRegistry, admin_client, eventually, national_id, ok, tansu
 
 PUBLIC_URL = "https://certs.skillbridge.test"
 GARDENER = "gardener-l1"  # units GD-01..03 required, GD-04 optional
@@ -125,11 +123,6 @@ async def cert(start_certification: Starter) -> RunningCertification:
         lambda: counts(started), lambda c: c["assessors"] >= 1, what="assessor replicated"
     )
     return started
-
-
-def ok(response: httpx.Response, *status: int) -> Any:
-    assert response.status_code in status, f"{response.status_code}: {response.text}"
-    return response.json()
 
 
 async def counts(cert: RunningCertification) -> dict[str, int]:

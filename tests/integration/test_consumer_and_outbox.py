@@ -13,8 +13,7 @@ from shared.envelope import encode
 from shared.events import LearnerEnrolled, PersonRegistered
 from shared.runtime import Service
 from shared.topics import REGISTRY, TRAINING, dlq_topic
-from tests.integration.conftest import training_counts
-from tests.support import eventually
+from tests.support import eventually, training_counts
 
 
 async def _produce(

@@ -18,9 +18,7 @@ from shared.events import PersonRegistered
 from shared.kafka import ensure_topics
 from shared.runtime import Service
 from shared.topics import REGISTRY, dlq_topic
-from tests.conftest import tansu
-from tests.integration.conftest import training_counts
-from tests.support import eventually
+from tests.support import eventually, tansu, training_counts
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import io
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -35,48 +34,11 @@ from services.registry.tables import (
 )
 from shared.db import Database
 from shared.runtime import Service
-from tests.integration.conftest import RunningRegistry
-from tests.support import eventually
+from tests.support import RunningRegistry, eventually, returning
+from tests.support.registry import HEADER, finished, upload
 
 ROWS = 100_000
 PERSON_REGISTERED = "skillbridge.registry.PersonRegistered.v1"
-HEADER = (
-    "national_id,first_name_th,last_name_th,birth_date,province_code,village_code,"
-    "household_code,monthly_income,phone\n"
-)
-
-
-async def _pieces(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as file:
-        while piece := file.read(256 * 1024):
-            yield piece
-
-
-async def upload(client: httpx.AsyncClient, path: Path) -> dict[str, Any]:
-    response = await client.post(
-        "/imports",
-        params={"file_name": path.name},
-        content=_pieces(path),
-        headers={"Content-Type": "text/csv"},
-    )
-    assert response.status_code == 202, response.text
-    job: dict[str, Any] = response.json()
-    assert job["status"] == "queued"
-    return job
-
-
-async def finished(client: httpx.AsyncClient, import_id: str, timeout: float) -> dict[str, Any]:
-    async def probe() -> dict[str, Any]:
-        response = await client.get(f"/imports/{import_id}")
-        assert response.status_code == 200, response.text
-        job: dict[str, Any] = response.json()
-        return job
-
-    job = await eventually(
-        probe, lambda j: j["status"] in ("done", "failed"), timeout=timeout, what="import done"
-    )
-    assert job["status"] == "done", job
-    return job
 
 
 async def import_file(
@@ -418,17 +380,13 @@ async def test_a_batch_failing_after_its_inserts_is_redone_whole(
 
     monkeypatch.setattr(imports.Batch, "write", write_then_crash)
     job = await upload(registry.client, path)
-    await eventually(lambda: _return(failed), bool, timeout=60, what="the injected crash")
+    await eventually(lambda: returning(failed), bool, timeout=60, what="the injected crash")
     imports.wake_event(registry.service.db).set()  # retry now rather than at the next poll
     done = await finished(registry.client, job["import_id"], timeout=120)
     assert (done["created"], done["rejected"]) == (expected.created, len(expected.rejected))
     assert_report_is_exactly(await report(registry.client, job["import_id"]), expected)
     stored = await counts(registry.service.db)
     assert stored["people"] == stored["person_registered"] == expected.created
-
-
-async def _return(value: Any) -> Any:
-    return value
 
 
 async def test_two_workers_on_one_job_never_apply_a_batch_twice(

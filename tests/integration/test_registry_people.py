@@ -9,41 +9,14 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
 from services.registry.handlers import consent
 from services.registry.tables import AuditEntry, Outbox, Person
 from shared.events import PERSONAL_DATA_FIELDS
-from tests.integration.conftest import RunningRegistry
-from tests.support import error_fields, national_id
-
-
-def person(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "national_id": national_id(),
-        "first_name_th": "มาลี",
-        "last_name_th": "ศรีสุข",
-        "first_name_en": "Malee",
-        "last_name_en": "Srisuk",
-        "birth_date": "12/05/2530",
-        "sex": "female",
-        "phone": "0812345678",
-        "address": {
-            "house_no": "99/1",
-            "subdistrict": "ไผ่ใหญ่",
-            "district": "ม่วงสามสิบ",
-            "province_code": "34",
-        },
-    }
-    body.update(overrides)
-    return body
-
-
-def ok(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
+from tests.support import RunningRegistry, error_fields, ok
+from tests.support.registry import person
 
 
 async def staged(registry: RunningRegistry, ce_type_suffix: str) -> list[dict[str, Any]]:

@@ -13,12 +13,7 @@ from sqlmodel import select
 
 from services.registry.handlers import places
 from services.registry.tables import AuditEntry, Outbox, Person
-from tests.integration.conftest import RunningRegistry
-
-
-def ok(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
+from tests.support import RunningRegistry, ok
 
 
 def fields_of(response: httpx.Response) -> set[str]:

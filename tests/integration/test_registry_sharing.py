@@ -10,10 +10,8 @@ from typing import Any
 from deploy.stack.topics import Observed, read_topics
 from shared.events import PersonalDataShared
 from shared.topics import REGISTRY
-from tests.integration.conftest import RunningRegistry
-from tests.integration.test_registry_import import HEADER, finished, upload
-from tests.integration.test_registry_people import ok, person
-from tests.support import eventually
+from tests.support import RunningRegistry, eventually, ok
+from tests.support.registry import HEADER, finished, person, upload
 
 PRIVATE = PersonalDataShared.topic()
 

@@ -22,9 +22,15 @@ import pytest
 from deploy.stack.topics import read_topics
 from services.registry.settings import RegistrySettings
 from shared.events import LearnerEnrolled, LearnerWithdrew, TrainingCompleted
-from tests.conftest import tansu
-from tests.integration.conftest import RunningRegistry, RunningTraining
-from tests.support import error_fields, eventually, national_id
+from tests.support import (
+    RunningRegistry,
+    RunningTraining,
+    error_fields,
+    eventually,
+    national_id,
+    ok,
+    tansu,
+)
 
 
 @pytest.fixture
@@ -52,11 +58,6 @@ COHORT = {
 
 def band_floor(income: int) -> int:
     return max(edge for edge in EDGES if edge <= income)
-
-
-def ok(response: httpx.Response, *status: int) -> Any:
-    assert response.status_code in status, f"{response.status_code}: {response.text}"
-    return response.json()
 
 
 @dataclass

@@ -12,12 +12,9 @@ from sqlmodel import col, func, select
 from deploy.stack.topics import Observed
 from services.funding.tables import Outbox
 from shared.events import LoanReferralShared
-from tests.integration.conftest import RunningRegistry
-from tests.integration.funding_env import RunningFunding, Someone, award, bootstrap, funding, ok
-from tests.integration.test_registry_people import person
-from tests.support import eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import RunningRegistry, eventually, ok
+from tests.support.funding import RunningFunding, Someone, award
+from tests.support.registry import person
 
 PEOPLE = 6  # the two topics race: several people make either order likely
 

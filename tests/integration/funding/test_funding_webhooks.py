@@ -22,17 +22,8 @@ from shared.events import (
     LoanReferralCreated,
     LoanReferralShared,
 )
-from tests.integration.funding_env import (
-    RunningFunding,
-    bootstrap,
-    consent_granted,
-    funding,
-    ok,
-    person,
-)
-from tests.support import eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import eventually, ok
+from tests.support.funding import RunningFunding, consent_granted, person
 
 # The lender servers below listen on loopback over plain http: allowed for these tests only.
 FUNDING_SETTINGS = {"webhook_allow_http": True, "webhook_allow_private": True}

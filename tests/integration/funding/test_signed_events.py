@@ -16,10 +16,8 @@ from shared import signing
 from shared.envelope import encode
 from shared.events import AssessmentFailed, LoanReferralShared, QualificationAwarded
 from shared.topics import CERTIFICATION, dlq_topic, partner_topic
-from tests.integration.funding_env import RunningFunding, award, bootstrap, funding, ok, person
-from tests.support import eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import eventually, ok
+from tests.support.funding import RunningFunding, award, person
 
 Headers = dict[str, str]
 

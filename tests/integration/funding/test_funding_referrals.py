@@ -28,18 +28,8 @@ from shared.events import (
     QualificationAwarded,
     SharedPersonalData,
 )
-from tests.integration.funding_env import (
-    RunningFunding,
-    award,
-    bootstrap,
-    consent_granted,
-    funding,
-    ok,
-    person,
-)
-from tests.support import eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import eventually, ok
+from tests.support.funding import RunningFunding, award, consent_granted, person
 
 # The registry's default income bands (RegistrySettings.income_band_edges).
 EDGES = [0, 2_000, 4_000, 6_000, 8_000, 10_000, 15_000, 20_000, 30_000, 50_000]

@@ -1,28 +1,21 @@
-"""Funding on a real broker and database, fed by upstream events a plain producer publishes
-(as the registry and certification would), and read by lenders through their topics and API.
-"""
+"""Funding as tests drive it: a running instance fed by upstream events a plain producer
+publishes (as the registry and certification would), read by lenders through their topics
+and API; and the upstream facts about a person."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from aiokafka import AIOKafkaProducer
 
-from deploy.stack.topics import Observed, distinct, read_topics
-from services.funding.__main__ import build
+from deploy.stack.topics import Observed
 from services.funding.settings import FundingSettings
-from shared.envelope import encode, source_of
 from shared.events import (
     ConsentGranted,
-    Event,
     PersonalDataShared,
     PersonRegistered,
     QualificationAwarded,
@@ -30,49 +23,9 @@ from shared.events import (
 )
 from shared.runtime import Service
 from shared.topics import partner_topic
-from tests.conftest import tansu
-from tests.integration.conftest import admin_client
-from tests.support import eventually
-
-
-@pytest.fixture
-def bootstrap(tmp_path: Path) -> Iterator[str]:
-    """A broker of each test's own: funding's replica and the partner topics hold exactly
-    this test's data."""
-    yield from tansu(tmp_path)
-
-
-class Upstream:
-    """Publishes registry and certification events the way those services do (CloudEvents,
-    binary mode, keyed by person), with a plain aiokafka producer."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=2
-        )
-        self._tracked: set[str] = set()
-        self.sent = 0
-
-    async def start(self) -> None:
-        await self._producer.start()
-
-    async def stop(self) -> None:
-        await self._producer.stop()
-
-    async def send(self, event: Event, *, ce_id: str | None = None) -> str:
-        record = encode(event, source=source_of(event.service), event_id=ce_id)
-        topic = event.topic()
-        if topic not in self._tracked:  # docs/decisions/0006: track every topic we write to
-            await self._producer.client.add_topic(topic)
-            self._tracked.add(topic)
-        await self._producer.send_and_wait(
-            topic,
-            record.value,
-            key=record.key,
-            headers=[(k, v.encode()) for k, v in record.headers.items()],
-        )
-        self.sent += 1
-        return record.headers["ce_id"]
+from tests.support.http import ok
+from tests.support.topics import Upstream, topic_records
+from tests.support.waiting import eventually, returning
 
 
 @dataclass
@@ -106,7 +59,7 @@ class RunningFunding:
     async def settled(self, before: int, sent: int) -> None:
         """Wait until funding consumed every upstream event sent since `before`."""
         await eventually(
-            lambda: _value(self.processed()),
+            lambda: returning(self.processed()),
             lambda n: n >= before + sent,
             what=f"funding consumed {sent} upstream events",
         )
@@ -115,16 +68,7 @@ class RunningFunding:
         return ok(await self.client.get("/referrals", params=params), 200)  # type: ignore[no-any-return]
 
     async def partner_topic(self, lender: str) -> list[Observed]:
-        return distinct(await read_topics(self.bootstrap, [partner_topic(lender)]))
-
-
-async def _value(value: int) -> int:
-    return value
-
-
-def ok(response: httpx.Response, *status: int) -> Any:
-    assert response.status_code in status, f"{response.status_code}: {response.text}"
-    return response.json()
+        return await topic_records(self.bootstrap, partner_topic(lender))
 
 
 def settings_for(
@@ -143,30 +87,6 @@ def settings_for(
         webhook_max_attempts=4,
         **extra,
     )
-
-
-@pytest.fixture
-async def funding(
-    request: pytest.FixtureRequest, bootstrap: str, database_urls: dict[str, str]
-) -> AsyncIterator[RunningFunding]:
-    """Funding with settings_for's values, and a test module's FUNDING_SETTINGS over them
-    (webhook tests allow http to loopback there, for their local lender servers)."""
-    admin_key = "sbk_" + secrets.token_urlsafe(24)
-    overrides = getattr(request.module, "FUNDING_SETTINGS", {})
-    service = build(settings_for(bootstrap, database_urls["funding"], admin_key, **overrides))
-    await service.start()
-    upstream = Upstream(bootstrap)
-    await upstream.start()
-    client = admin_client(service, "funding", admin_key)
-    running = RunningFunding(service, client, upstream, bootstrap)
-    try:
-        yield running
-    finally:
-        for partner in running.partners.values():
-            await partner.aclose()
-        await client.aclose()
-        await upstream.stop()
-        await service.stop()
 
 
 # --- upstream facts -------------------------------------------------------------------------

@@ -29,19 +29,8 @@ from shared.events import (
     SharedPersonalData,
 )
 from shared.topics import FUNDING
-from tests.integration.funding_env import (
-    RunningFunding,
-    Someone,
-    award,
-    bootstrap,
-    consent_granted,
-    funding,
-    ok,
-    person,
-)
-from tests.support import error_fields, eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import error_fields, eventually, ok
+from tests.support.funding import RunningFunding, Someone, award, consent_granted, person
 
 
 async def one_referral(funding: RunningFunding, someone: Someone, **params: Any) -> dict[str, Any]:

@@ -6,12 +6,9 @@ from __future__ import annotations
 from deploy.stack.topics import Observed, read_topics
 from shared.events import LoanReferralCancelled, LoanReferralShared
 from shared.topics import FUNDING
-from tests.integration.conftest import RunningRegistry
-from tests.integration.funding_env import RunningFunding, Someone, award, bootstrap, funding, ok
-from tests.integration.test_registry_people import person
-from tests.support import eventually
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import RunningRegistry, eventually, ok
+from tests.support.funding import RunningFunding, Someone, award
+from tests.support.registry import person
 
 
 async def test_registry_consent_brings_the_consented_data_to_that_lender_only(

@@ -1,47 +1,10 @@
-"""Helpers the tests share: waiting on conditions with deadlines, an OTLP trace collector."""
+"""An OTLP/HTTP trace collector: which services took part in a trace."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import threading
-import time
-from collections.abc import Awaitable, Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, TypeVar
-
-from stdnum.th import pin
-
-from deploy.stack.databases import create_databases
-from deploy.stack.launcher import Stack, free_port
-from shared.topics import SERVICES
-
-T = TypeVar("T")
-
-
-def national_id() -> str:
-    """A random Thai national ID with a valid check digit."""
-    body = "3" + "".join(secrets.choice("0123456789") for _ in range(11))
-    return body + pin.calc_check_digit(body)
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    done: Callable[[T], bool],
-    *,
-    timeout: float = 60,
-    what: str = "condition",
-) -> T:
-    """Poll `probe` until `done(result)`; fail with the last result after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await probe()
-        if done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s; last: {result!r}")
-        await asyncio.sleep(0.1)
+from typing import Any
 
 
 class TraceCollector:
@@ -96,28 +59,3 @@ class TraceCollector:
 
     def close(self) -> None:
         self._server.shutdown()
-
-
-def make_stack(
-    data_dir: Path, bootstrap: str, extra_env: dict[str, str], *, postgres: bool, prefix: str
-) -> Stack:
-    """The four services as separate processes on the session's broker, on free ports."""
-    urls = (
-        asyncio.run(create_databases(SERVICES, prefix))
-        if postgres
-        else {s: f"sqlite+aiosqlite:///{data_dir / f'{s}.db'}" for s in SERVICES}
-    )
-    return Stack(
-        data_dir=data_dir,
-        external_bootstrap=bootstrap,
-        ports={service: free_port() for service in SERVICES},
-        database_urls=urls,
-        # Tansu (the session broker) lacks InitProducerId; an external name keeps the default on.
-        extra_env={"KAFKA_ENABLE_IDEMPOTENCE": "false", **extra_env},
-    )
-
-
-def error_fields(body: Any) -> list[str]:
-    """The fields an error body names, in the old shape (`fields`) or RFC 9457's
-    (`errors`), so tests hold across the switch."""
-    return [str(e.get("field")) for e in (body.get("errors") or body.get("fields") or [])]

@@ -4,10 +4,8 @@ lender's allow-list of hosts (issue 12)."""
 
 from __future__ import annotations
 
-from tests.integration.funding_env import RunningFunding, bootstrap, funding, ok
-from tests.support import error_fields
-
-__all__ = ["bootstrap", "funding"]  # fixtures
+from tests.support import error_fields, ok
+from tests.support.funding import RunningFunding
 
 # What settings_for gives, with one lender limited to its own hosts (an address here, as the
 # test machine resolves no public names).
