@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from functools import partial
-from inspect import signature
 from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.certification import api
-from services.certification.consumers import HANDLERS
+from services.certification import api, consumers
 from services.certification.credentials import Issuer
 from services.certification.handlers import certificates, standards
 from services.certification.handlers.certificates import Issuing
@@ -35,12 +33,7 @@ def build(settings: CertificationSettings | None = None) -> Service:
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
-        handlers={
-            event: partial(handle, issuing=issuing)
-            if "issuing" in signature(handle).parameters
-            else handle
-            for event, handle in HANDLERS.items()
-        },
+        handlers=consumers.bound(issuing),
     )
     keyring = Keyring()
     service.startup_hooks.append(partial(keyring.load, service.db, settings.signing_key_pem()))

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.certification.consumers import handlers_for
+from services.certification.consumers import bound
 from services.certification.credentials import Issuer
 from services.certification.domain import Route
 from services.certification.handlers import assessments, standards
@@ -20,7 +20,7 @@ from shared.events import Event, OrganisationRegistered, TrainingCompleted
 from tests.support.outbox import Staged, names, staged
 
 ISSUING = Issuing(Issuer(public_url="https://cert.example", name="Test"), status_list_size=1024)
-HANDLERS = handlers_for(ISSUING)
+HANDLERS = bound(ISSUING)
 OCCUPATION, LEVEL = "food-and-beverage-production", 2
 STANDARD = f"{OCCUPATION}-l{LEVEL}"
 UNITS = ["FB-01", "FB-02", "FB-03", "FB-04", "FB-05"]
