@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import api
+from services.registry.consumers import HANDLERS
 from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
 from services.registry.tables import ApiKey, Inbox, Outbox
@@ -24,6 +25,7 @@ def build(settings: RegistrySettings | None = None) -> Service:
         outbox=Outbox,
         inbox=Inbox,
         migrations=Path(__file__).parent / "migrations",
+        handlers=HANDLERS,
     )
     keys = ApiKeys(service.db, ApiKey)
     service.body_limits["/imports"] = settings.import_max_body_bytes
