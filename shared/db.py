@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -21,7 +21,10 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.errors import NotFound
+
 STAGED_EVENTS = "skillbridge.staged_events"
+T = TypeVar("T")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -84,6 +87,16 @@ async def lock_aggregate(session: AsyncSession, key: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def get_or_404(
+    session: AsyncSession, table: type[T], key: object, *, what: str, field: str
+) -> T:
+    """The row with this primary key, or a 404 naming the field: `no <what> '<key>'`."""
+    row = await session.get(table, key)
+    if row is None:
+        raise NotFound(f"no {what} {key!r}", field=field)
+    return row
 
 
 class Database:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from services.certification.api.deps import RateLimited
-from services.certification.handlers import lookups, standards
+from services.certification.handlers import common, standards
 from services.certification.schemas import StandardIn, StandardOut
 from services.certification.tables import Standard
 from shared.auth import Db, WriteKey
@@ -32,7 +32,7 @@ async def list_standards(
 @router.get("/standards/{code}", response_model=StandardOut, dependencies=public)
 async def read_standard(code: str, db: Db) -> StandardOut:
     async with db.transaction() as session:
-        return standard_out(await lookups.standard(session, code))
+        return standard_out(await common.standard(session, code, field="code"))
 
 
 @router.post("/standards", status_code=201, response_model=StandardOut)

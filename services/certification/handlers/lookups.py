@@ -14,9 +14,8 @@ from services.certification.tables import (
     Candidate,
     Certificate,
     Holder,
-    Standard,
 )
-from shared.errors import NotFound
+from shared.db import get_or_404
 
 
 async def session_counts(session: AsyncSession, row: AssessmentSession) -> dict[str, int]:
@@ -59,19 +58,11 @@ async def certificates(
 
 
 async def certificate(session: AsyncSession, number: str) -> Certificate:
-    row = await session.get(Certificate, number)
-    if row is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
-    return row
+    return await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
 
 
 async def holder_name(session: AsyncSession, person_id: str) -> str | None:
     holder = await session.get(Holder, person_id)
     return holder.full_name if holder else None
-
-
-async def standard(session: AsyncSession, code: str) -> Standard:
-    row = await session.get(Standard, code)
-    if row is None:
-        raise NotFound(f"no standard {code!r}", field="code")
-    return row

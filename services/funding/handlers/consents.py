@@ -17,10 +17,6 @@ from services.funding.tables import ConsentRecord, KnownPerson, SharedData
 from shared.events import ConsentGranted, ConsentWithdrawn, PersonalDataShared
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def on_consent_granted(session: AsyncSession, event: ConsentGranted) -> None:
     await lock_person(session, event.person_id)
     if await session.get(ConsentRecord, event.consent_id) is None:
@@ -42,7 +38,7 @@ async def on_consent_withdrawn(session: AsyncSession, event: ConsentWithdrawn) -
     """Open referrals to the lenders this consent covered are cancelled (the lender is told
     on its topic and webhooks), unless another live consent still covers that lender."""
     await lock_person(session, event.person_id)
-    now = _now()
+    now = datetime.now(UTC)
     consent = await session.get(ConsentRecord, event.consent_id)
     if consent is None:  # withdrawn before we saw the grant: remember it, so a late grant
         consent = ConsentRecord(  # arriving after this cannot revive it
@@ -101,7 +97,7 @@ async def on_personal_data_shared(session: AsyncSession, event: PersonalDataShar
     row.shared_at, row.lender_code = event.shared_at, event.lender_code
     session.add(row)
     await session.flush()
-    now = _now()
+    now = datetime.now(UTC)
     for referral in await referrals.open_referrals(session, event.person_id):
         if referral.status == domain.Status.HELD:
             continue

@@ -21,10 +21,6 @@ from shared.events import (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def on_qualification_awarded(session: AsyncSession, event: QualificationAwarded) -> None:
     await lock_person(session, event.person_id)
     if await session.get(Qualification, event.certificate_number) is None:
@@ -50,7 +46,7 @@ async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualif
             person_id=event.person_id,
             occupation=event.occupation,
             level=event.level,
-            valid_until=getattr(event, "valid_until", _now().date()),
+            valid_until=getattr(event, "valid_until", datetime.now(UTC).date()),
         )
     return found
 
@@ -66,7 +62,7 @@ async def _withdraw_certificate(
         session,
         event.person_id,
         f"qualification-{status}",
-        _now(),
+        datetime.now(UTC),
         certificate_number=event.certificate_number,
     )
     # Another certificate of the person may still meet a product's rules.

@@ -10,14 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.training.handlers import reports
 from services.training.handlers.reports import Ranked
 from services.training.tables import Cohort, Course, Programme
-from shared.errors import NotFound
+from shared.db import get_or_404
 
 
 async def programme(session: AsyncSession, code: str) -> Programme:
-    row = await session.get(Programme, code)
-    if row is None:
-        raise NotFound(f"no programme {code!r}", field="code")
-    return row
+    return await get_or_404(session, Programme, code, what="programme", field="code")
 
 
 async def programmes(
@@ -32,17 +29,11 @@ async def programmes(
 
 
 async def course(session: AsyncSession, code: str) -> Course:
-    row = await session.get(Course, code)
-    if row is None:
-        raise NotFound(f"no course {code!r}", field="code")
-    return row
+    return await get_or_404(session, Course, code, what="course", field="code")
 
 
 async def cohort(session: AsyncSession, code: str) -> Cohort:
-    row = await session.get(Cohort, code)
-    if row is None:
-        raise NotFound(f"no cohort {code!r}", field="code")
-    return row
+    return await get_or_404(session, Cohort, code, what="cohort", field="code")
 
 
 async def cohorts(
