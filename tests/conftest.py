@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from deploy.stack.databases import drop_databases
+from shared.topics import SERVICES
 from tests.support.stack import POSTGRES, fresh_databases, tansu
+
+# Tansu holds a consumer's first JoinGroup for half its session timeout (10 s by default, so
+# 5 s a service start, most of an integration test's setup). The tests' services, in-process
+# or as processes, use 3 s: still three heartbeats a session, and 1.5 s a join.
+TEST_SESSION_TIMEOUT_MS = "3000"
 
 
 def pytest_report_header() -> str:
@@ -25,6 +31,14 @@ def event_keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EVENT_KEYS_DIR", str(folder))
         yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quick_group_joins() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for service in SERVICES:
+            patch.setenv(f"{service.upper()}_CONSUMER_SESSION_TIMEOUT_MS", TEST_SESSION_TIMEOUT_MS)
+        yield
 
 
 @pytest.fixture(scope="session")
