@@ -23,7 +23,7 @@ import httpx
 from sqlmodel import func, select
 
 from deploy.bench.harness import bench_env, prepare
-from deploy.clients.registry import Outcome, import_file
+from deploy.clients.registry import Outcome, RegistryClient
 from deploy.scenarios.people_csv import Expectation, write_csv
 from services.registry.__main__ import build
 from services.registry.settings import RegistrySettings
@@ -130,8 +130,8 @@ async def bench_database(
             for name in ("first", "again"):
                 out.write(f"\n{database}: {name} import\n")
                 report = csv_path.with_name(f"{database.lower()}-{name}.rejections.csv")
-                outcome = await import_file(
-                    client, csv_path, report=report, out=out, poll_seconds=0.25
+                outcome = await RegistryClient(client).import_file(
+                    csv_path, report=report, out=out, poll_seconds=0.25
                 )
                 runs.append(Run(database, name, outcome))
     finally:

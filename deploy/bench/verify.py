@@ -26,8 +26,8 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from deploy.bench.harness import bench_env, prepare
-from deploy.clients import certification
 from deploy.clients.base import auth_headers
+from deploy.clients.certification import ASSESSOR, Candidate, CertificationClient, unit_results
 from services.certification import signing, status_list
 from services.certification.__main__ import build
 from services.certification.settings import CertificationSettings
@@ -60,7 +60,7 @@ async def _limited(items: Iterable[T], work: Callable[[T], Awaitable[Any]]) -> l
 
 async def _announce_assessor(bootstrap: str) -> None:
     event = OrganisationRegistered(
-        code=certification.ASSESSOR,
+        code=ASSESSOR,
         kind="assessor",
         name="Thailand Professional Qualification Institute",
         registered_at=datetime.now(UTC),
@@ -98,27 +98,25 @@ async def _run_one(label: str, url: str, bootstrap: str, people: int, out: TextI
             out.write(f"\n{label}\n")
             await _announce_assessor(bootstrap)
             code = f"bench-{secrets.token_hex(3)}"
+            certification = CertificationClient(client)
             await certification.ensure_session(
-                client, "", code=code, standard_code=STANDARD, held_on=date.today(), retry_for=60
+                code=code, standard_code=STANDARD, held_on=date.today(), retry_for=60
             )
             ids = [str(uuid.uuid4()) for _ in range(people)]
-            units = certification.unit_results(
-                await certification.standard(client, "", STANDARD), True
-            )
+            units = unit_results(await certification.standard(STANDARD), True)
             candidates = [
-                certification.Candidate(p, "สมชาย ใจดี", "experience", "wiring for 5 years", 5)
-                for p in ids
+                Candidate(p, "สมชาย ใจดี", "experience", "wiring for 5 years", 5) for p in ids
             ]
             await _timed(
                 "candidates registered",
                 people,
-                certification.register_candidates(client, "", code, candidates),
+                certification.register_candidates(code, candidates),
                 out,
             )
             recorded = await _timed(
                 "results decided, certificates issued",
                 people,
-                certification.record_results(client, "", code, {p: units for p in ids}),
+                certification.record_results(code, {p: units for p in ids}),
                 out,
             )
             numbers = [r["certificate_number"] for r in recorded if r["certificate_number"]]
