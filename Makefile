@@ -38,7 +38,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared services deploy
 
-bench: $(STAMP)  ## N learners (default 10,000) through the journey; prints throughput and latency
+bench: $(STAMP)  ## N learners (default 10,000) through the journey; prints throughput and latency, writes them to var/bench/
 	$(BIN)/skillbridge bench $(if $(LEARNERS),--learners $(LEARNERS),)
 
 clean:

@@ -17,6 +17,7 @@ import secrets
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
@@ -24,12 +25,13 @@ from typing import TextIO
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from deploy.bench.harness import bench_env, prepare, rate
+from deploy.bench.harness import RESULTS_DIR, Figures, bench_env, prepare, recording
 from deploy.clients.base import auth_headers
 from deploy.scenarios.pilot import expected_referrals, ieat_2019_pilot
 from services.funding.__main__ import build
 from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings
+from services.funding.tables import Referral
 from shared.envelope import encode, source_of
 from shared.events import ConsentGranted, Event, PersonRegistered, QualificationAwarded
 from shared.runtime import Service
@@ -113,8 +115,118 @@ async def _consumed(service: Service, count: int, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+@dataclass
+class Target:
+    """One database's run: the in-process funding service and what it is measured by."""
+
+    label: str
+    service: Service
+    admin: str  # the admin key the service was built with
+    out: TextIO
+    figures: Figures
+    problems: list[str] = field(default_factory=list)
+
+    def client(self, key: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.service.app),
+            base_url="http://funding",
+            headers=auth_headers(key),
+            timeout=120,
+        )
+
+    async def consume(
+        self, bootstrap: str, size: int, on_broker: int
+    ) -> tuple[dict[str, str], int]:
+        """The pilot's people produced upstream and consumed; national id -> person id, and
+        how many upstream events are now on the broker (an earlier target's are read too)."""
+        events, ids = upstream_events(size)
+        self.out.write(f"\n{self.label}: {size:,} people, {len(events):,} upstream events\n")
+        started = time.perf_counter()
+        await produce(bootstrap, events)
+        on_broker += len(events)
+        await _consumed(self.service, on_broker, timeout=60 + size * 0.2)
+        consumed = time.perf_counter() - started
+        earlier = on_broker - len(events)  # on a shared broker the earlier runs' too
+        note = f" ({earlier:,} of them an earlier target's)" if earlier else ""
+        figure = self.figures.rate(self.label, "consume_and_refer_events", on_broker, consumed)
+        self.out.write(f"  consume + refer        {figure} events{note}\n")
+        return ids, on_broker
+
+    async def check_referrals(self, size: int, ids: dict[str, str]) -> tuple[list[Referral], int]:
+        """The referrals made for these people against the hand computation; returns them
+        and the number of live products."""
+        async with self.service.db.transaction() as session:
+            every = await referrals.search(session, exclude_held=True, limit=10**7)
+            live = len(await catalogue.live_products(session))
+        to_nid = {pid: nid for nid, pid in ids.items()}
+        made = [r for r in every if r.person_id in to_nid]  # not an earlier target's people
+        got = {(to_nid[r.person_id], r.product_code) for r in made}
+        want = expected_referrals(ieat_2019_pilot(size=size))
+        if got != want:
+            self.problems.append(
+                f"{self.label}: {len(got ^ want)} referrals differ from the expectation"
+            )
+        self.out.write(f"  referrals              {len(made):,} (expected {len(want):,})\n")
+        self.figures.record(self.label, referrals_n=len(made), live_products_n=live)
+        return made, live
+
+    async def evaluate(self, people: list[str], live: int) -> None:
+        """The rules alone: everyone re-evaluated against every live product (nothing new
+        to create, so this is the evaluation cost on a loaded replica)."""
+        started = time.perf_counter()
+        for first in range(0, len(people), EVALUATION_BATCH):
+            async with self.service.db.transaction() as session:
+                for person_id in people[first : first + EVALUATION_BATCH]:
+                    if await referrals.refer(session, person_id):
+                        self.problems.append(f"{self.label}: re-evaluation created a referral")
+        evaluated = time.perf_counter() - started
+        figure = self.figures.rate(self.label, "evaluations", len(people) * live, evaluated)
+        self.out.write(
+            f"  evaluations            {figure} (person x product, {live} live products)\n"
+        )
+
+    async def dry_run_and_partner_key(self) -> str:
+        """A dry run of gsb's rules over everyone, timed; then a partner key for gsb."""
+        async with self.client(self.admin) as client:
+            started = time.perf_counter()
+            dry = (await client.post("/products/gsb-occupation-loan/rules/1/dry-run")).json()
+            took = time.perf_counter() - started
+            self.out.write(
+                f"  dry run                {dry['evaluated']:,} people in {took:.2f} s "
+                f"({dry['would_refer']:,} would be referred)\n"
+            )
+            self.figures.rate(self.label, "dry_run_people", dry["evaluated"], took)
+            self.figures.record(self.label, dry_run_would_refer_n=dry["would_refer"])
+            key = (await client.post("/lenders/gsb/keys", json={"name": "bench"})).json()
+        return str(key["token"])
+
+    async def partner_writes(self, key: str, referral_ids: list[str]) -> None:
+        """gsb acknowledges each of its referrals, CONCURRENCY at once; then replays them."""
+        async with self.client(key) as partner:
+            limit = asyncio.Semaphore(CONCURRENCY)
+
+            async def acknowledge(referral_id: str) -> int:
+                async with limit:
+                    response = await partner.post(
+                        f"/partner/referrals/{referral_id}/acknowledge",
+                        json={},
+                        headers={"Idempotency-Key": f"ack-{referral_id}"},
+                    )
+                    return response.status_code
+
+            for phase in ("partner writes", "replayed writes"):
+                started = time.perf_counter()
+                codes = await asyncio.gather(*(acknowledge(r) for r in referral_ids))
+                took = time.perf_counter() - started
+                if set(codes) != {200}:
+                    self.problems.append(f"{self.label}: {phase} answered {sorted(set(codes))}")
+                key = phase.replace(" ", "_")
+                figure = self.figures.rate(self.label, key, len(referral_ids), took)
+                self.out.write(f"  {phase:<22} {figure} (acknowledge, {CONCURRENCY} at once)\n")
+
+
 async def bench_target(
-    label: str, url: str, bootstrap: str, size: int, on_broker: int, out: TextIO
+    label: str, url: str, bootstrap: str, size: int, on_broker: int, out: TextIO, figures: Figures
 ) -> tuple[list[str], int]:
     """Run every phase on one database; returns the problems found (none: as expected) and
     how many upstream events are now on the broker (an earlier target's are read too)."""
@@ -128,99 +240,28 @@ async def bench_target(
     )
     service = build(settings)
     await service.start()
-    problems: list[str] = []
+    target = Target(label, service, admin, out, figures)
     try:
-        events, ids = upstream_events(size)
-        out.write(f"\n{label}: {size:,} people, {len(events):,} upstream events\n")
-        started = time.perf_counter()
-        await produce(bootstrap, events)
-        on_broker += len(events)
-        await _consumed(service, on_broker, timeout=60 + size * 0.2)
-        consumed = time.perf_counter() - started
-        earlier = on_broker - len(events)  # on a shared broker the earlier runs' too
-        note = f" ({earlier:,} of them an earlier target's)" if earlier else ""
-        out.write(f"  consume + refer        {rate(on_broker, consumed)} events{note}\n")
-
-        async with service.db.transaction() as session:
-            every = await referrals.search(session, exclude_held=True, limit=10**7)
-            live = len(await catalogue.live_products(session))
-        to_nid = {pid: nid for nid, pid in ids.items()}
-        made = [r for r in every if r.person_id in to_nid]  # not an earlier target's people
-        got = {(to_nid[r.person_id], r.product_code) for r in made}
-        want = expected_referrals(ieat_2019_pilot(size=size))
-        if got != want:
-            problems.append(f"{label}: {len(got ^ want)} referrals differ from the expectation")
-        out.write(f"  referrals              {len(made):,} (expected {len(want):,})\n")
-
-        # The rules alone: everyone re-evaluated against every live product (nothing new
-        # to create, so this is the evaluation cost on a loaded replica).
-        people = list(ids.values())
-        started = time.perf_counter()
-        for first in range(0, len(people), EVALUATION_BATCH):
-            async with service.db.transaction() as session:
-                for person_id in people[first : first + EVALUATION_BATCH]:
-                    if await referrals.refer(session, person_id):
-                        problems.append(f"{label}: re-evaluation created a referral")
-        evaluated = time.perf_counter() - started
-        out.write(
-            f"  evaluations            {rate(len(people) * live, evaluated)} "
-            f"(person x product, {live} live products)\n"
-        )
-
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=service.app),
-            base_url="http://funding",
-            headers=auth_headers(admin),
-            timeout=120,
-        )
-        async with client:
-            started = time.perf_counter()
-            dry = (await client.post("/products/gsb-occupation-loan/rules/1/dry-run")).json()
-            out.write(
-                f"  dry run                {dry['evaluated']:,} people in "
-                f"{time.perf_counter() - started:.2f} s "
-                f"({dry['would_refer']:,} would be referred)\n"
-            )
-            key = (await client.post("/lenders/gsb/keys", json={"name": "bench"})).json()["token"]
-            gsb = [r.referral_id for r in made if r.lender_code == "gsb"]
-            partner = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=service.app),
-                base_url="http://funding",
-                headers={"Authorization": f"Bearer {key}"},
-                timeout=120,
-            )
-            async with partner:
-                limit = asyncio.Semaphore(CONCURRENCY)
-
-                async def acknowledge(referral_id: str) -> int:
-                    async with limit:
-                        response = await partner.post(
-                            f"/partner/referrals/{referral_id}/acknowledge",
-                            json={},
-                            headers={"Idempotency-Key": f"ack-{referral_id}"},
-                        )
-                        return response.status_code
-
-                for phase in ("partner writes", "replayed writes"):
-                    started = time.perf_counter()
-                    codes = await asyncio.gather(*(acknowledge(r) for r in gsb))
-                    took = time.perf_counter() - started
-                    if set(codes) != {200}:
-                        problems.append(f"{label}: {phase} answered {sorted(set(codes))}")
-                    figure = rate(len(gsb), took)
-                    out.write(f"  {phase:<22} {figure} (acknowledge, {CONCURRENCY} at once)\n")
+        ids, on_broker = await target.consume(bootstrap, size, on_broker)
+        made, live = await target.check_referrals(size, ids)
+        await target.evaluate(list(ids.values()), live)
+        key = await target.dry_run_and_partner_key()
+        await target.partner_writes(key, [r.referral_id for r in made if r.lender_code == "gsb"])
     finally:
         await service.stop()
-    return problems, on_broker
+    return target.problems, on_broker
 
 
-async def run_all(size: int, data_dir: Path, out: TextIO) -> int:
+async def run_all(size: int, data_dir: Path, out: TextIO, figures: Figures) -> int:
     problems: list[str] = []
     async with bench_env("funding", data_dir, "sb_bench_funding", out) as env:
         on_broker = 0
         for label, url in env.targets:
-            found, on_broker = await bench_target(label, url, env.bootstrap, size, on_broker, out)
+            found, on_broker = await bench_target(
+                label, url, env.bootstrap, size, on_broker, out, figures
+            )
             problems += found
+    figures.problems += problems
     if problems:
         out.write("\nBENCH FAILED:\n  " + "\n  ".join(problems) + "\n")
         return 1
@@ -228,6 +269,8 @@ async def run_all(size: int, data_dir: Path, out: TextIO) -> int:
     return 0
 
 
-def run(*, people: int, data_dir: Path) -> int:
+def run(*, people: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
     prepare(data_dir)
-    return asyncio.run(run_all(people, data_dir, sys.stdout))
+    parameters = {"people": people, "concurrency": CONCURRENCY}
+    with recording("funding", parameters, out_dir) as figures:
+        return asyncio.run(run_all(people, data_dir, sys.stdout, figures))

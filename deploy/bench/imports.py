@@ -22,8 +22,8 @@ from typing import TextIO
 import httpx
 from sqlmodel import func, select
 
-from deploy.bench.harness import bench_env, prepare
-from deploy.clients.registry import Outcome, import_file
+from deploy.bench.harness import RESULTS_DIR, Figures, bench_env, prepare, recording
+from deploy.clients.registry import Outcome, RegistryClient
 from deploy.scenarios.people_csv import Expectation, write_csv
 from services.registry.__main__ import build
 from services.registry.settings import RegistrySettings
@@ -130,8 +130,8 @@ async def bench_database(
             for name in ("first", "again"):
                 out.write(f"\n{database}: {name} import\n")
                 report = csv_path.with_name(f"{database.lower()}-{name}.rejections.csv")
-                outcome = await import_file(
-                    client, csv_path, report=report, out=out, poll_seconds=0.25
+                outcome = await RegistryClient(client).import_file(
+                    csv_path, report=report, out=out, poll_seconds=0.25
                 )
                 runs.append(Run(database, name, outcome))
     finally:
@@ -174,7 +174,25 @@ def print_table(runs: list[Run], rows: int, out: TextIO) -> None:
     )
 
 
-async def main(rows: int, data_dir: Path, out: TextIO) -> int:
+def record(runs: list[Run], figures: Figures) -> None:
+    """Each run as a target of its own ("SQLite first", "SQLite again", ...)."""
+    for run in runs:
+        job = run.outcome.job
+        figures.record(
+            f"{run.database} {run.name}",
+            rows_n=job["rows_done"],
+            upload_s=run.outcome.upload_seconds,
+            total_s=run.outcome.total_seconds,
+            worker_rows_per_s=run.worker_rate,
+            end_to_end_rows_per_s=run.end_to_end_rate,
+            created_n=job["created"],
+            unchanged_n=job["unchanged"],
+            rejected_n=job["rejected"],
+            flagged_n=job["flagged"],
+        )
+
+
+async def main(rows: int, data_dir: Path, out: TextIO, figures: Figures) -> int:
     csv_path = data_dir / f"people-{rows}.csv"
     started = time.perf_counter()
     expected = write_csv(csv_path, rows, invalid=INVALID, duplicates=DUPLICATES, seed=SEED)
@@ -193,6 +211,8 @@ async def main(rows: int, data_dir: Path, out: TextIO) -> int:
             runs += done
             problems += found
     print_table(runs, rows, out)
+    record(runs, figures)
+    figures.problems += problems
     if problems:
         out.write("CHECK FAILED:\n  " + "\n  ".join(problems) + "\n")
         return 1
@@ -203,7 +223,9 @@ async def main(rows: int, data_dir: Path, out: TextIO) -> int:
     return 0
 
 
-def run(*, rows: int, data_dir: Path) -> int:
+def run(*, rows: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
     # The worker's own progress lines go to the log; the terminal shows the client's line.
     prepare(data_dir, "registry.log")
-    return asyncio.run(main(rows, data_dir, sys.stdout))
+    parameters = {"rows": rows, "invalid": INVALID, "duplicates": DUPLICATES, "seed": SEED}
+    with recording("import", parameters, out_dir) as figures:
+        return asyncio.run(main(rows, data_dir, sys.stdout, figures))

@@ -1,7 +1,8 @@
 """`skillbridge bench`: N learners through the whole system, then raw aiokafka on the same broker.
 
 The raw figures are the ceiling the broker and client allow on this machine, so the system's
-rates can be read as a fraction of it rather than as bare numbers.
+rates can be read as a fraction of it rather than as bare numbers. Figures are printed and
+recorded (deploy/bench/harness.py): the database's as one target, the raw baseline as another.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy.bench.harness import fresh_postgres
+from deploy.bench.harness import RESULTS_DIR, Figures, fresh_postgres, recording
 from deploy.scenarios.demo import achievement, check, observe, wait_settled
 from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.scenarios.seed import SeedError, run_journeys
@@ -219,8 +220,11 @@ def report(
     observed: list[topic_reader.Observed],
     database: str,
     reported: dict[str, object],
+    figures: Figures,
+    target: str,
 ) -> float:
-    """Print the system figures; returns events/s for the comparison with raw Kafka."""
+    """Print and record the system figures; returns events/s for the comparison with raw
+    Kafka."""
     observer = driven.observer
     wall = observer.last_seen - driven.started_at
     distinct = topic_reader.distinct(observed)
@@ -243,11 +247,30 @@ def report(
     print(f"learners/s              {learners / wall:.1f}")
     print(f"events                  {len(distinct):,} distinct CloudEvents (4 broadcast + partner)")
     print(f"events/s                {events_per_s:.1f}")
+    figures.record(
+        target,
+        learners_n=learners,
+        referrals_n=len(observer.seen_ids),
+        referred_people_n=people,
+        events_n=len(distinct),
+        wall_s=wall,
+        learners_per_s=learners / wall,
+        events_per_s=events_per_s,
+        partitions_n=observer.partitions,
+    )
     if latencies:
+        p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
         print(
-            f"latency ms              p50 {percentile(latencies, 50):.0f}  "
-            f"p95 {percentile(latencies, 95):.0f}  p99 {percentile(latencies, 99):.0f}  "
+            f"latency ms              p50 {p50:.0f}  p95 {p95:.0f}  p99 {p99:.0f}  "
             f"max {latencies[-1]:.0f}  (n={len(latencies):,} people with a referral)"
+        )
+        figures.record(
+            target,
+            latency_ms_p50=p50,
+            latency_ms_p95=p95,
+            latency_ms_p99=p99,
+            latency_ms_max=latencies[-1],
+            latency_n=len(latencies),
         )
     print(
         "  TrainingCompleted ce_time -> partner observer receives the person's first "
@@ -255,6 +278,7 @@ def report(
         "queueing behind all concurrent work."
     )
     problems = check(scenario, driven.by_id, observed, [reported])
+    figures.problems += problems
     if problems:
         print("WARNING, journeys differ from the expectation:\n  " + "\n  ".join(problems))
     else:
@@ -262,7 +286,45 @@ def report(
     return events_per_s
 
 
-def run(*, learners: int, data_dir: Path) -> int:
+def measure(
+    stack: Stack, scenario: Scenario, expected: int, database: str, figures: Figures
+) -> int:
+    """Drive the journeys, then the raw baseline, on a running stack; print and record."""
+    data_dir = stack.data_dir
+    target = database.split(" ", 1)[0]  # "PostgreSQL" or "SQLite"
+    print(f"driving {len(scenario.trainees):,} learners ({expected:,} referrals expected)")
+    try:
+        driven = asyncio.run(drive(stack, scenario, expected))
+    except (TimeoutError, SeedError) as exc:
+        want = funnel_expectation(scenario)
+        print(
+            f"\nBENCH FAILED ({type(exc).__name__}): {exc}\n"
+            f"expected: qualifications {want['certified']}, referrals {expected}; "
+            f"logs in {data_dir / 'logs'}"
+        )
+        figures.problems.append(f"{type(exc).__name__}: {exc}")
+        return 1
+    observed, _ = asyncio.run(observe(stack, scenario))
+    reported = asyncio.run(achievement(stack, scenario))
+    events_per_s = report(scenario, driven, observed, database, reported, figures, target)
+    print(
+        f"\nraw aiokafka baseline ({RAW_MESSAGES:,} x {len(raw_payload())} B JSON, "
+        f"{RAW_PARTITIONS} partitions, acks=all, linger_ms=5, same broker)"
+    )
+    produce, consume = asyncio.run(raw_baseline(stack.bootstrap))
+    produce_rate = RAW_MESSAGES / produce
+    print(f"raw produce             {produce_rate:,.0f} msg/s ({produce:.2f} s)")
+    print(f"raw consume             {RAW_MESSAGES / consume:,.0f} msg/s ({consume:.2f} s)")
+    print(f"system events/s ÷ raw produce msg/s = {events_per_s / produce_rate:.2%}")
+    wall = driven.observer.last_seen - driven.started_at
+    learners = len(scenario.trainees)
+    print(f"learners/s ÷ raw produce msg/s      = {learners / wall / produce_rate:.3%}")
+    figures.rate("raw aiokafka", "produce", RAW_MESSAGES, produce)
+    figures.rate("raw aiokafka", "consume", RAW_MESSAGES, consume)
+    return 0
+
+
+def run(*, learners: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
     shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must we
     scenario = ieat_2019_pilot(seed=SEED, size=learners)
     expected = len(expected_referrals(scenario))
@@ -274,6 +336,7 @@ def run(*, learners: int, data_dir: Path) -> int:
         else "SQLite (no PostgreSQL reachable at 127.0.0.1:5432)"
     )
     print(f"database: {database}" + (f": {', '.join(names)}" if names else ""))
+    parameters = {"learners": learners, "seed": SEED, "concurrency": CONCURRENCY}
     try:
         # Free ports: a bench must not collide with a demo someone left running.
         stack = Stack(
@@ -283,33 +346,8 @@ def run(*, learners: int, data_dir: Path) -> int:
             database_urls=database_urls,
         )
         print(f"starting broker ({stack.bootstrap}) and services; logs in {data_dir / 'logs'}")
-        with running(stack):
-            print(f"driving {learners:,} learners ({expected:,} referrals expected)")
-            try:
-                driven = asyncio.run(drive(stack, scenario, expected))
-            except (TimeoutError, SeedError) as exc:
-                want = funnel_expectation(scenario)
-                print(
-                    f"\nBENCH FAILED ({type(exc).__name__}): {exc}\n"
-                    f"expected: qualifications {want['certified']}, referrals {expected}; "
-                    f"logs in {data_dir / 'logs'}"
-                )
-                return 1
-            observed, _ = asyncio.run(observe(stack, scenario))
-            reported = asyncio.run(achievement(stack, scenario))
-            events_per_s = report(scenario, driven, observed, database, reported)
-            print(
-                f"\nraw aiokafka baseline ({RAW_MESSAGES:,} x {len(raw_payload())} B JSON, "
-                f"{RAW_PARTITIONS} partitions, acks=all, linger_ms=5, same broker)"
-            )
-            produce, consume = asyncio.run(raw_baseline(stack.bootstrap))
-            produce_rate = RAW_MESSAGES / produce
-            print(f"raw produce             {produce_rate:,.0f} msg/s ({produce:.2f} s)")
-            print(f"raw consume             {RAW_MESSAGES / consume:,.0f} msg/s ({consume:.2f} s)")
-            print(f"system events/s ÷ raw produce msg/s = {events_per_s / produce_rate:.2%}")
-            wall = driven.observer.last_seen - driven.started_at
-            print(f"learners/s ÷ raw produce msg/s      = {learners / wall / produce_rate:.3%}")
-            return 0
+        with running(stack), recording("journey", parameters, out_dir) as figures:
+            return measure(stack, scenario, expected, database, figures)
     finally:
         if database_urls:
             asyncio.run(drop_databases(database_urls.values()))

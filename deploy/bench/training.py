@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -31,7 +31,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from sqlmodel import col, func, select
 
-from deploy.bench.harness import bench_env, prepare
+from deploy.bench.harness import RESULTS_DIR, Figures, bench_env, prepare, recording
 from deploy.clients.base import auth_headers
 from services.training.__main__ import build
 from services.training.settings import TrainingSettings
@@ -141,23 +141,177 @@ def ok(response: httpx.Response) -> Any:
 
 
 class Phases:
-    def __init__(self, database: str, out: TextIO) -> None:
-        self.database, self.out = database, out
+    """Times each phase on one database: printed as a row, recorded as `<key>_s` (and with
+    items, `<key>_n` and `<key>_per_s`) under the database's target."""
+
+    def __init__(self, database: str, out: TextIO, figures: Figures) -> None:
+        self.database, self.out, self.figures = database, out, figures
         self.seconds: dict[str, float] = {}
 
     @contextmanager
-    def phase(self, name: str, items: int) -> Iterator[None]:
+    def phase(self, name: str, key: str, items: int) -> Iterator[None]:
         started = time.perf_counter()
         yield
         took = time.perf_counter() - started
         self.seconds[name] = took
+        if items:
+            self.figures.rate(self.database, key, items, took)
+        else:
+            self.figures.record(self.database, **{f"{key}_s": took})
         rate = f"{items / took:,.0f}/s" if items else ""
         self.out.write(f"  {self.database:<11}{name:<34}{items:>8,}{took:>9.2f} s{rate:>12}\n")
         self.out.flush()
 
 
+@dataclass
+class Run:
+    """One database's run: the in-process service, its client and what the checks found."""
+
+    database: str
+    service: Any
+    client: httpx.AsyncClient
+    phases: Phases
+    people: list[Applicant]
+    villages: int
+    code: str = field(default_factory=lambda: f"bench-{secrets.token_hex(3)}")
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def cohort(self) -> str:
+        return f"{self.code}-1"
+
+    async def set_up(self) -> None:
+        """Wait for the replica, then the programme, course and cohort."""
+        client, people, code = self.client, self.people, self.code
+        with self.phases.phase("replica from registry events", "replica", len(people)):
+            await until(
+                lambda: client.get("/replica"),
+                lambda r: (
+                    r.json()["households"] >= len(people)
+                    and r.json()["people"] >= len(people)
+                    and r.json()["memberships"] >= len(people)
+                ),
+                "replica",
+            )
+        ok(
+            await client.post(
+                "/programmes",
+                json={
+                    "code": code,
+                    "name": "bench",
+                    "owner_code": "cdd",
+                    "year": 2026,
+                    "occupations": ["community-enterprise-product-processing"],
+                    "target_total": self.villages * SEATS_PER_VILLAGE,
+                },
+            )
+        )
+        ok(
+            await client.post(
+                "/courses",
+                json={
+                    "code": f"{code}-c",
+                    "programme_code": code,
+                    "occupation": "community-enterprise-product-processing",
+                    "title": "Soap",
+                    "days": 5,
+                    "hours": 30,
+                    "day_plan": [{"from_day": 1, "to_day": 5, "activity": "workshop-practice"}],
+                    "completion": {"min_attendance_days": 4},
+                },
+            )
+        )
+        ok(
+            await client.post(
+                "/cohorts",
+                json={
+                    "code": self.cohort,
+                    "course_code": f"{code}-c",
+                    "starts_on": START.isoformat(),
+                    "venue": {"kind": "learning-centre", "code": "bench-centre"},
+                    "capacity": self.villages * SEATS_PER_VILLAGE,
+                },
+            )
+        )
+
+    async def select(self) -> dict[str, Any]:
+        """Everyone applies, selection runs, the ranking is read and checked; 100 withdraw."""
+        client, people, cohort, phase = self.client, self.people, self.cohort, self.phases.phase
+        with phase("apply (batches of 5,000)", "apply", len(people)):
+            for i in range(0, len(people), 5_000):
+                chunk = [p.person_id for p in people[i : i + 5_000]]
+                path = f"/cohorts/{cohort}/applications/batch"
+                body = ok(await client.post(path, json={"person_ids": chunk}))
+                if body["created"] != len(chunk):
+                    self.problems.append(
+                        f"{self.database}: batch created {body['created']} of {len(chunk)}"
+                    )
+        with phase("selection", "selection", len(people)):
+            selection: dict[str, Any] = ok(await client.post(f"/cohorts/{cohort}/selection"))
+        with phase("ranking read with explanations", "ranking_read", len(people)):
+            ranked = ok(await client.get(f"/cohorts/{cohort}/applications"))
+        self.problems += check_seats(self.database, people, ranked)
+        seated = [a for a in ranked if a["status"] == "enrolled"]
+        leaving = seated[:: max(1, len(seated) // 100)][:100]
+        with phase("withdrawals with promotion", "withdrawals", len(leaving)):
+            for a in leaving:
+                path = f"/applications/{a['application_id']}/withdrawal"
+                ok(await client.post(path, json={"reason": "bench"}))
+        return selection
+
+    async def complete(self, selection: dict[str, Any]) -> None:
+        """Attendance (every tenth seated person misses two days), closure, the relay; the
+        completions checked three ways."""
+        client, cohort, phase = self.client, self.cohort, self.phases.phase
+        params = {"status": "enrolled"}
+        seated = ok(await client.get(f"/cohorts/{cohort}/applications", params=params))
+        marks = [
+            {
+                "person_id": a["person_id"],
+                "date": (START + timedelta(days=d)).isoformat(),
+                "present": d < 3 or i % 10 != 0,
+            }
+            for i, a in enumerate(seated)
+            for d in range(5)
+        ]
+        with phase("attendance (batches of 10,000)", "attendance", len(marks)):
+            for i in range(0, len(marks), 10_000):
+                body = {"records": marks[i : i + 10_000]}
+                ok(await client.post(f"/cohorts/{cohort}/attendance", json=body))
+        with phase("closure (completion rule)", "closure", len(seated)):
+            closure = ok(await client.post(f"/cohorts/{cohort}/closure"))
+        with phase("relay: outbox published", "relay", 0):
+            await until(lambda: unsent(self.service), lambda n: n == 0, "relay")
+        achievement = ok(await client.get(f"/programmes/{self.code}/achievement"))
+        staged = await completed_rows(self.service)
+        expected_done = sum(1 for i in range(len(seated)) if i % 10 != 0)
+        if not (closure["completed"] == achievement["completed"] == staged == expected_done):
+            self.problems.append(
+                f"{self.database}: completed {closure['completed']}, achievement "
+                f"{achievement['completed']}, TrainingCompleted rows {staged}, "
+                f"expected {expected_done}"
+            )
+        self.phases.figures.record(
+            self.database,
+            seated_n=selection["enrolled"],
+            waitlisted_n=selection["waitlisted"],
+            completed_n=closure["completed"],
+        )
+        self.phases.out.write(
+            f"  {self.database:<11}seated {selection['enrolled']:,}, waitlisted "
+            f"{selection['waitlisted']:,}; completed {closure['completed']:,} "
+            f"({achievement['percent']}% of target)\n"
+        )
+
+
 async def bench_database(
-    database: str, url: str, bootstrap: str, people: list[Applicant], villages: int, out: TextIO
+    database: str,
+    url: str,
+    bootstrap: str,
+    people: list[Applicant],
+    villages: int,
+    out: TextIO,
+    figures: Figures,
 ) -> list[str]:
     admin_key = "sbk_" + secrets.token_urlsafe(24)
     settings = TrainingSettings(
@@ -169,10 +323,6 @@ async def bench_database(
     )
     service = build(settings)
     await service.start()
-    phases = Phases(database, out)
-    problems: list[str] = []
-    code = f"bench-{secrets.token_hex(3)}"
-    cohort = f"{code}-1"
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=service.app),
@@ -180,123 +330,13 @@ async def bench_database(
             headers=auth_headers(admin_key),
             timeout=600,
         ) as client:
-            with phases.phase("replica from registry events", len(people)):
-                await until(
-                    lambda: client.get("/replica"),
-                    lambda r: (
-                        r.json()["households"] >= len(people)
-                        and r.json()["people"] >= len(people)
-                        and r.json()["memberships"] >= len(people)
-                    ),
-                    "replica",
-                )
-            ok(
-                await client.post(
-                    "/programmes",
-                    json={
-                        "code": code,
-                        "name": "bench",
-                        "owner_code": "cdd",
-                        "year": 2026,
-                        "occupations": ["community-enterprise-product-processing"],
-                        "target_total": villages * SEATS_PER_VILLAGE,
-                    },
-                )
-            )
-            ok(
-                await client.post(
-                    "/courses",
-                    json={
-                        "code": f"{code}-c",
-                        "programme_code": code,
-                        "occupation": "community-enterprise-product-processing",
-                        "title": "Soap",
-                        "days": 5,
-                        "hours": 30,
-                        "day_plan": [{"from_day": 1, "to_day": 5, "activity": "workshop-practice"}],
-                        "completion": {"min_attendance_days": 4},
-                    },
-                )
-            )
-            ok(
-                await client.post(
-                    "/cohorts",
-                    json={
-                        "code": cohort,
-                        "course_code": f"{code}-c",
-                        "starts_on": START.isoformat(),
-                        "venue": {"kind": "learning-centre", "code": "bench-centre"},
-                        "capacity": villages * SEATS_PER_VILLAGE,
-                    },
-                )
-            )
-            with phases.phase("apply (batches of 5,000)", len(people)):
-                for i in range(0, len(people), 5_000):
-                    chunk = [p.person_id for p in people[i : i + 5_000]]
-                    body = ok(
-                        await client.post(
-                            f"/cohorts/{cohort}/applications/batch", json={"person_ids": chunk}
-                        )
-                    )
-                    if body["created"] != len(chunk):
-                        problems.append(
-                            f"{database}: batch created {body['created']} of {len(chunk)}"
-                        )
-            with phases.phase("selection", len(people)):
-                selection = ok(await client.post(f"/cohorts/{cohort}/selection"))
-            with phases.phase("ranking read with explanations", len(people)):
-                ranked = ok(await client.get(f"/cohorts/{cohort}/applications"))
-            problems += check_seats(database, people, ranked)
-            seated = [a for a in ranked if a["status"] == "enrolled"]
-            leaving = seated[:: max(1, len(seated) // 100)][:100]
-            with phases.phase("withdrawals with promotion", len(leaving)):
-                for a in leaving:
-                    ok(
-                        await client.post(
-                            f"/applications/{a['application_id']}/withdrawal",
-                            json={"reason": "bench"},
-                        )
-                    )
-            seated = ok(
-                await client.get(f"/cohorts/{cohort}/applications", params={"status": "enrolled"})
-            )
-            marks = [
-                {
-                    "person_id": a["person_id"],
-                    "date": (START + timedelta(days=d)).isoformat(),
-                    "present": d < 3 or i % 10 != 0,
-                }
-                for i, a in enumerate(seated)
-                for d in range(5)
-            ]
-            with phases.phase("attendance (batches of 10,000)", len(marks)):
-                for i in range(0, len(marks), 10_000):
-                    ok(
-                        await client.post(
-                            f"/cohorts/{cohort}/attendance", json={"records": marks[i : i + 10_000]}
-                        )
-                    )
-            with phases.phase("closure (completion rule)", len(seated)):
-                closure = ok(await client.post(f"/cohorts/{cohort}/closure"))
-            with phases.phase("relay: outbox published", 0):
-                await until(lambda: unsent(service), lambda n: n == 0, "relay")
-            achievement = ok(await client.get(f"/programmes/{code}/achievement"))
-            staged = await completed_rows(service)
-            expected_done = sum(1 for i in range(len(seated)) if i % 10 != 0)
-            if not (closure["completed"] == achievement["completed"] == staged == expected_done):
-                problems.append(
-                    f"{database}: completed {closure['completed']}, achievement "
-                    f"{achievement['completed']}, TrainingCompleted rows {staged}, "
-                    f"expected {expected_done}"
-                )
-            out.write(
-                f"  {database:<11}seated {selection['enrolled']:,}, waitlisted "
-                f"{selection['waitlisted']:,}; completed {closure['completed']:,} "
-                f"({achievement['percent']}% of target)\n"
-            )
+            phases = Phases(database, out, figures)
+            run = Run(database, service, client, phases, people, villages)
+            await run.set_up()
+            await run.complete(await run.select())
     finally:
         await service.stop()
-    return problems
+    return run.problems
 
 
 def check_seats(database: str, people: list[Applicant], ranked: list[dict[str, Any]]) -> list[str]:
@@ -347,7 +387,7 @@ async def completed_rows(service: Any) -> int:
         )
 
 
-async def main(count: int, villages: int, data_dir: Path, out: TextIO) -> int:
+async def main(count: int, villages: int, data_dir: Path, out: TextIO, figures: Figures) -> int:
     people = make_applicants(count, villages)
     out.write(
         f"SkillBridge training bench: {count:,} applicants in {villages:,} villages, "
@@ -359,8 +399,12 @@ async def main(count: int, villages: int, data_dir: Path, out: TextIO) -> int:
         sent = await produce(env.bootstrap, registry_events(people))
         took = time.perf_counter() - started
         out.write(f"  produced {sent:,} registry events in {took:.1f} s\n")
+        figures.rate("broker", "registry_events_produced", sent, took)
         for database, url in env.targets:
-            problems += await bench_database(database, url, env.bootstrap, people, villages, out)
+            problems += await bench_database(
+                database, url, env.bootstrap, people, villages, out, figures
+            )
+    figures.problems += problems
     if problems:
         out.write("CHECK FAILED:\n  " + "\n  ".join(problems) + "\n")
         return 1
@@ -371,6 +415,8 @@ async def main(count: int, villages: int, data_dir: Path, out: TextIO) -> int:
     return 0
 
 
-def run(*, applicants: int, villages: int, data_dir: Path) -> int:
+def run(*, applicants: int, villages: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
     prepare(data_dir, "training.log")
-    return asyncio.run(main(applicants, villages, data_dir, sys.stdout))
+    parameters = {"applicants": applicants, "villages": villages, "seed": SEED}
+    with recording("training", parameters, out_dir) as figures:
+        return asyncio.run(main(applicants, villages, data_dir, sys.stdout, figures))

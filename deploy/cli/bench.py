@@ -1,4 +1,8 @@
-"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`."""
+"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`.
+
+Each prints its figures and writes them as JSON to `--out` (var/bench by default), as
+`<name>-<UTC timestamp>.json` (deploy/bench/harness.py, `recording`).
+"""
 
 from __future__ import annotations
 
@@ -9,46 +13,74 @@ import typer
 
 REVOKED_IN_BENCH = 100  # deploy.bench.verify.REVOKED (not imported: keeps --help fast)
 
+Out = Annotated[
+    Path,
+    typer.Option(
+        envvar="SKILLBRIDGE_BENCH_OUT",
+        help="directory the run's figures are written to, as <name>-<UTC timestamp>.json",
+    ),
+]
+RESULTS_DIR = Path("var/bench")  # deploy.bench.harness.RESULTS_DIR (not imported: --help)
+
+
+def _checked(out: Path, data_dir: Path) -> Path:
+    """`out`, unless it is inside the data directory the run empties first."""
+    from deploy.bench.harness import check_out_dir
+
+    try:
+        check_out_dir(out, data_dir)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--out") from None
+    return out
+
 
 def bench(
     learners: Annotated[int, typer.Option(min=1)] = 10_000,
-    data_dir: Path = Path("var/bench"),
+    data_dir: Path = Path("var/bench-journey"),
+    out: Out = RESULTS_DIR,
 ) -> None:
     """Drive N learners through the journey on the real broker and print throughput/latency."""
     from deploy.bench.journey import run
 
-    raise typer.Exit(run(learners=learners, data_dir=data_dir))
+    out_dir = _checked(out, data_dir)
+    raise typer.Exit(run(learners=learners, data_dir=data_dir, out_dir=out_dir))
 
 
 def bench_import(
     rows: Annotated[int, typer.Option(min=100)] = 100_000,
     data_dir: Path = Path("var/bench-import"),
+    out: Out = RESULTS_DIR,
 ) -> None:
     """Import a generated CSV twice on SQLite and PostgreSQL; print rows/s and check counts."""
     from deploy.bench.imports import run
 
-    raise typer.Exit(run(rows=rows, data_dir=data_dir))
+    raise typer.Exit(run(rows=rows, data_dir=data_dir, out_dir=_checked(out, data_dir)))
 
 
 def bench_training(
     applicants: Annotated[int, typer.Option(min=1, help="people applying to one cohort")] = 10_000,
     villages: Annotated[int, typer.Option(min=1, help="their villages, 20 seats each")] = 300,
     data_dir: Path = Path("var/bench-training"),
+    out: Out = RESULTS_DIR,
 ) -> None:
     """Training at district scale: replica, applications, selection, attendance, closure."""
     from deploy.bench.training import run
 
-    raise typer.Exit(run(applicants=applicants, villages=villages, data_dir=data_dir))
+    out_dir = _checked(out, data_dir)
+    raise typer.Exit(
+        run(applicants=applicants, villages=villages, data_dir=data_dir, out_dir=out_dir)
+    )
 
 
 def bench_funding(
     people: Annotated[int, typer.Option(min=1, help="pilot people sent through funding")] = 5_000,
     data_dir: Path = Path("var/bench-funding"),
+    out: Out = RESULTS_DIR,
 ) -> None:
     """Funding alone: referral evaluations/s, dry run, partner API writes/s; checked."""
     from deploy.bench.funding import run
 
-    raise typer.Exit(run(people=people, data_dir=data_dir))
+    raise typer.Exit(run(people=people, data_dir=data_dir, out_dir=_checked(out, data_dir)))
 
 
 def bench_verify(
@@ -56,8 +88,9 @@ def bench_verify(
         int, typer.Option(min=REVOKED_IN_BENCH, help="certificates to issue")
     ] = 2_000,
     data_dir: Path = Path("var/bench-verify"),
+    out: Out = RESULTS_DIR,
 ) -> None:
     """Certification: certificates issued, credentials signed and verifications per second."""
     from deploy.bench.verify import run
 
-    raise typer.Exit(run(people=people, data_dir=data_dir))
+    raise typer.Exit(run(people=people, data_dir=data_dir, out_dir=_checked(out, data_dir)))

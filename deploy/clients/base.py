@@ -1,7 +1,9 @@
 """What every service client shares: the key header, retrying calls, errors as exceptions.
 
-A client module takes an `httpx.AsyncClient` the caller built (with `session` or
-`auth_headers`) and the service's base URL; no client imports another.
+A client (one class per service, each a `ServiceClient`) wraps an `httpx.AsyncClient` and
+the service's base URL. The caller may pass a client it built (with `session` or
+`auth_headers`), which it then closes itself, or let `connect` build one the service client
+owns and closes on leaving `async with`. No client module imports another.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -32,64 +35,91 @@ def session(base_url: str, key: str, **options: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, headers=auth_headers(key), **options)
 
 
-def problem(response: httpx.Response) -> str:
-    """The status and the problem details' `detail` (or the body) in one line."""
-    try:
-        body = response.json()
-    except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:500]}"
-    return f"HTTP {response.status_code}: {body.get('detail') or body}"
-
-
-def expect(response: httpx.Response, *ok: int) -> Json:
-    """The JSON body when the status is one of `ok`; otherwise ApiError naming the call."""
-    if response.status_code not in ok:
-        raise ApiError(
-            f"{response.request.method} {response.request.url} -> {response.status_code}: "
-            f"{response.text[:500]}"
-        )
-    body: Json = response.json() if response.content else {}
-    return body
-
-
 def retry_deadline(retry_for: float) -> float:
     """When a call started now stops retrying."""
     return time.monotonic() + retry_for
 
 
-async def get(client: httpx.AsyncClient, url: str, deadline: float) -> httpx.Response:
-    """GET, retrying while the service is unreachable, until `deadline`."""
-    delay = 0.05
-    while True:
-        try:
-            return await client.get(url)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+class ServiceClient:
+    """One service's API. `url` is prefixed to every path; it is "" when the httpx client
+    carries the base URL itself (`connect`, or an in-process ASGI transport)."""
 
+    def __init__(self, http: httpx.AsyncClient, url: str = "") -> None:
+        self.http = http
+        self.url = url
+        self._owns_http = False
 
-async def post(
-    client: httpx.AsyncClient,
-    url: str,
-    body: Mapping[str, Any] | None,
-    deadline: float,
-    *,
-    retry_404: bool = False,
-) -> httpx.Response:
-    """POST, retrying while the service is unreachable (restarting) or, if asked, while it
-    has not replicated what the body names yet (404). Past `deadline` the last answer (or
-    transport error) is the caller's."""
-    delay = 0.05
-    while True:
+    @classmethod
+    def connect(cls, base_url: str, key: str, **options: Any) -> Self:
+        """A client of its own, carrying `key`; `async with` closes it."""
+        client = cls(session(base_url, key, **options))
+        client._owns_http = True
+        return client
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._owns_http:  # a caller's client is the caller's to close
+            await self.http.aclose()
+
+    @staticmethod
+    def problem(response: httpx.Response) -> str:
+        """The status and the problem details' `detail` (or the body) in one line."""
         try:
-            response = await client.post(url, json=body)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-        else:
-            if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
-                return response
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+            body = response.json()
+        except ValueError:
+            return f"HTTP {response.status_code}: {response.text[:500]}"
+        return f"HTTP {response.status_code}: {body.get('detail') or body}"
+
+    @staticmethod
+    def expect(response: httpx.Response, *ok: int) -> Json:
+        """The JSON body when the status is one of `ok`; otherwise ApiError naming the call."""
+        if response.status_code not in ok:
+            raise ApiError(
+                f"{response.request.method} {response.request.url} -> {response.status_code}: "
+                f"{response.text[:500]}"
+            )
+        body: Json = response.json() if response.content else {}
+        return body
+
+    async def _get(self, path: str, deadline: float) -> httpx.Response:
+        """GET, retrying while the service is unreachable, until `deadline`."""
+        delay = 0.05
+        while True:
+            try:
+                return await self.http.get(f"{self.url}{path}")
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    async def _post(
+        self,
+        path: str,
+        body: Mapping[str, Any] | None,
+        deadline: float,
+        *,
+        retry_404: bool = False,
+    ) -> httpx.Response:
+        """POST, retrying while the service is unreachable (restarting) or, if asked, while
+        it has not replicated what the body names yet (404). Past `deadline` the last answer
+        (or transport error) is the caller's."""
+        delay = 0.05
+        while True:
+            try:
+                response = await self.http.post(f"{self.url}{path}", json=body)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            else:
+                if not (retry_404 and response.status_code == 404) or time.monotonic() > deadline:
+                    return response
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)

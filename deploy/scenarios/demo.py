@@ -8,10 +8,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
-
-from deploy.clients import funding as funding_client
-from deploy.clients.base import auth_headers
+from deploy.clients.funding import FundingClient
+from deploy.clients.training import TrainingClient
 from deploy.scenarios import funnel
 from deploy.scenarios.pilot import (
     Scenario,
@@ -33,10 +31,9 @@ async def wait_settled(stack: Stack, scenario: Scenario, timeout: float) -> dict
     expected = funnel_expectation(scenario)
     deadline = time.monotonic() + timeout
     last: dict[str, int] = {}
-    headers = auth_headers(stack.admin_key)
-    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
+    async with FundingClient.connect(stack.url("funding"), stack.admin_key, timeout=10) as funding:
         while time.monotonic() < deadline:
-            last = await funding_client.counts(client, stack.url("funding"))
+            last = await funding.counts()
             if (
                 last["qualifications"] >= expected["certified"]
                 and last["referrals"] >= expected["referrals"]
@@ -71,13 +68,10 @@ async def observe(
 
 async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
     """The training service's own figure for the programme (learners it saw complete)."""
-    headers = auth_headers(stack.admin_key)
-    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
-        url = f"{stack.url('training')}/programmes/{scenario.programme_code}/achievement"
-        response = await client.get(url)
-        response.raise_for_status()
-        body: dict[str, object] = response.json()
-        return body
+    async with TrainingClient.connect(
+        stack.url("training"), stack.admin_key, timeout=10
+    ) as training:
+        return await training.achievement(scenario.programme_code)
 
 
 def check(

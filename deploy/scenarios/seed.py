@@ -14,13 +14,16 @@ import datetime
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from deploy.clients import certification, training
-from deploy.clients import funding as funding_client
-from deploy.clients.base import ApiError, auth_headers, expect, post
+from deploy.clients.base import ApiError, auth_headers
+from deploy.clients.certification import Candidate, CertificationClient, standard_code, unit_results
+from deploy.clients.funding import FundingClient
+from deploy.clients.registry import RegistryClient
+from deploy.clients.training import TrainingClient, attendance
 from deploy.scenarios.pilot import Scenario, Trainee
 
 T = TypeVar("T")
@@ -63,13 +66,13 @@ async def _gather_limited(
     return list(await asyncio.gather(*(one(item) for item in todo)))
 
 
-async def configure_lenders(client: httpx.AsyncClient, funding: str, scenario: Scenario) -> None:
+async def configure_lenders(funding: FundingClient, scenario: Scenario) -> None:
     """Lenders and products come from the funding service's seed catalogue: check that every
     product the scenario expects referrals for is live there (else the expectation is moot)."""
     deadline = time.monotonic() + 60
     while True:  # the service may still be starting
         try:
-            live = await funding_client.live_products(client, funding)
+            live = await funding.live_products()
             break
         except (httpx.TransportError, ApiError):
             if time.monotonic() > deadline:
@@ -100,26 +103,17 @@ def cohort_dates(scenario: Scenario, today: datetime.date | None = None) -> list
     return [first + datetime.timedelta(days=i) for i in range(COURSE_DAYS)]
 
 
-async def register_owner(client: httpx.AsyncClient, registry: str, scenario: Scenario) -> None:
+async def register_owner(registry: RegistryClient, scenario: Scenario) -> None:
     """The programme's owner in the registry (training learns it from the registry's event).
     200: registered already with the same data; 409: with other data, still the owner."""
     owner = scenario.owner
     body = {"code": owner.code, "kind": owner.kind, "name_en": owner.name_en}
-    expect(
-        await client.post(f"{registry}/organisations", json={**body, "name_th": owner.name_th}),
-        200,
-        201,
-        409,
-    )
+    await registry.register_organisation({**body, "name_th": owner.name_th})
 
 
-async def set_up_programme(
-    client: httpx.AsyncClient, url: str, scenario: Scenario, retry_for: float
-) -> None:
+async def set_up_programme(training: TrainingClient, scenario: Scenario, retry_for: float) -> None:
     """The scenario's programme and one course per occupation."""
     await training.ensure_programme(
-        client,
-        url,
         code=scenario.programme_code,
         name=scenario.programme_name,
         owner_code=scenario.owner.code,
@@ -130,8 +124,6 @@ async def set_up_programme(
     )
     for occupation, title in scenario.occupations.items():
         await training.ensure_course(
-            client,
-            url,
             code=course_of(scenario, occupation),
             programme_code=scenario.programme_code,
             occupation=occupation,
@@ -143,6 +135,114 @@ async def set_up_programme(
             practical_required=False,
             retry_for=retry_for,
         )
+
+
+async def register(
+    registry: RegistryClient, scenario: Scenario, trainee: Trainee, deadline: float
+) -> str:
+    """The trainee (201, or 409 on a rerun) and, with an income, a household of their own."""
+    consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
+    person = {
+        "national_id": trainee.national_id,
+        "first_name_th": trainee.first_name,
+        "last_name_th": trainee.last_name,
+        "birth_date": trainee.birth_date.isoformat(),
+        "address": {"province_code": trainee.province_code},
+        "consents": consents,
+    }
+    body = await registry.register_person(person, deadline=deadline)
+    person_id = str(body.get("person_id") or body["existing_person_id"])
+    if trainee.monthly_income is not None:  # a household of their own, with its income
+        household = {
+            "household_code": f"{scenario.programme_code}-{person_id}"[:64],
+            "province_code": trainee.province_code,
+            "members": [person_id],
+            "monthly_income": trainee.monthly_income,
+        }
+        await registry.register_household(household, deadline=deadline)  # 409: a rerun
+    return person_id
+
+
+@dataclass
+class Cohorts:
+    """Trains and assesses the scenario's cohorts once its people are registered."""
+
+    training: TrainingClient
+    certification: CertificationClient
+    scenario: Scenario
+    by_id: dict[str, str]  # national ID -> person_id
+    retry_for: float
+    dates: list[datetime.date] = field(init=False)
+    standards: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dates = cohort_dates(self.scenario)
+
+    async def assess(self, cohort_code: str, trainees: list[Trainee], day: datetime.date) -> None:
+        """A TPQI session per level in the cohort: candidates registered with the name on
+        their ID card, then results per unit (a pass passes every unit)."""
+        by_level: dict[int, list[Trainee]] = defaultdict(list)
+        for trainee in trainees:
+            by_level[trainee.level].append(trainee)
+        for level, group in sorted(by_level.items()):
+            await self._assess_level(cohort_code, level, group, day)
+
+    async def _assess_level(
+        self, cohort_code: str, level: int, group: list[Trainee], day: datetime.date
+    ) -> None:
+        certification, retry_for, by_id = self.certification, self.retry_for, self.by_id
+        std_code = standard_code(group[0].occupation, level)
+        if std_code not in self.standards:
+            self.standards[std_code] = await certification.standard(std_code, retry_for=retry_for)
+        session_code = f"{cohort_code[:60]}-l{level}"
+        await certification.ensure_session(
+            code=session_code, standard_code=std_code, held_on=day, retry_for=retry_for
+        )
+        candidates = [
+            Candidate(by_id[t.national_id], f"{t.first_name} {t.last_name}", "training")
+            for t in group
+        ]
+        await certification.register_candidates(session_code, candidates, retry_for=retry_for)
+        results = {
+            by_id[t.national_id]: unit_results(self.standards[std_code], t.passes) for t in group
+        }
+        await certification.record_results(session_code, results, retry_for=retry_for)
+
+    async def train(self, code: str, trainees: list[Trainee]) -> None:
+        """The cohort set up, applied, selected and attended; assessed; then closed."""
+        scenario, training, by_id = self.scenario, self.training, self.by_id
+        first = trainees[0]  # a cohort's trainees share estate and occupation
+        estates = {estate.code: estate.name for estate in scenario.estates}
+        cohort = await training.ensure_cohort(
+            code=code,
+            course_code=course_of(scenario, first.occupation),
+            venue={
+                "kind": scenario.venue_kind,
+                "code": first.estate_code,
+                "name": estates.get(first.estate_code, first.estate_code),
+            },
+            dates=self.dates,
+            capacity=len(trainees),  # a seat for everyone: the pilot trained all it registered
+            village_cap=None,  # pilot people have no village on record
+            retry_for=self.retry_for,
+        )
+        # Closed already (a rerun): its records are final; assessments are idempotent.
+        if cohort["status"] != "closed":
+            ids = [by_id[t.national_id] for t in trainees]
+            await training.apply_all(code, ids, retry_for=self.retry_for)
+            await training.select(code, retry_for=self.retry_for)
+            days = {
+                by_id[t.national_id]: COURSE_DAYS if t.completes else DAYS_IF_NOT_COMPLETING
+                for t in trainees
+            }
+            records = attendance(self.dates, days)
+            await training.record_attendance(code, records, retry_for=self.retry_for)
+
+        # Assessed on the last day, before the cohort closes: certification holds a pass
+        # until TrainingCompleted arrives, so the award then follows from events alone.
+        await self.assess(code, [t for t in trainees if t.completes], self.dates[-1])
+        if cohort["status"] != "closed":
+            await training.close(code, retry_for=self.retry_for)
 
 
 async def run_journeys(
@@ -158,128 +258,32 @@ async def run_journeys(
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     headers = auth_headers(api_key)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
-        await configure_lenders(client, urls["funding"], scenario)
+        registry = RegistryClient(client, urls["registry"])
+        training = TrainingClient(client, urls["training"])
+        await configure_lenders(FundingClient(client, urls["funding"]), scenario)
         deadline = time.monotonic() + replication_timeout
-
-        async def register(trainee: Trainee) -> str:
-            consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
-            person = {
-                "national_id": trainee.national_id,
-                "first_name_th": trainee.first_name,
-                "last_name_th": trainee.last_name,
-                "birth_date": trainee.birth_date.isoformat(),
-                "address": {"province_code": trainee.province_code},
-                "consents": consents,
-            }
-            body = expect(
-                await post(client, f"{urls['registry']}/people", person, deadline), 201, 409
-            )
-            person_id = str(body.get("person_id") or body["existing_person_id"])
-            if trainee.monthly_income is not None:  # a household of their own, with its income
-                household = {
-                    "household_code": f"{scenario.programme_code}-{person_id}"[:64],
-                    "province_code": trainee.province_code,
-                    "members": [person_id],
-                    "monthly_income": trainee.monthly_income,
-                }
-                url = f"{urls['registry']}/households"
-                expect(await post(client, url, household, deadline), 201, 409)  # 409: a rerun
-            return person_id
-
         person_ids = await _gather_limited(
-            scenario.trainees, register, concurrency, "registered", progress
+            scenario.trainees,
+            lambda trainee: register(registry, scenario, trainee, deadline),
+            concurrency,
+            "registered",
+            progress,
         )
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
-        url = urls["training"]
-        await register_owner(client, urls["registry"], scenario)
-        await set_up_programme(client, url, scenario, replication_timeout)
+        await register_owner(registry, scenario)
+        await set_up_programme(training, scenario, replication_timeout)
         cohorts: dict[str, list[Trainee]] = defaultdict(list)
         for trainee in scenario.trainees:
             cohorts[cohort_of(scenario, trainee)].append(trainee)
-        estates = {estate.code: estate.name for estate in scenario.estates}
-        dates = cohort_dates(scenario)
-        standards: dict[str, dict[str, Any]] = {}
-
-        async def assess(
-            cohort_code: str, trainees: list[Trainee], day: datetime.date, retry_for: float
-        ) -> None:
-            """A TPQI session per level in the cohort: candidates registered with the name
-            on their ID card, then results per unit (a pass passes every unit)."""
-            url = urls["certification"]
-            by_level: dict[int, list[Trainee]] = defaultdict(list)
-            for trainee in trainees:
-                by_level[trainee.level].append(trainee)
-            for level, group in sorted(by_level.items()):
-                std_code = certification.standard_code(group[0].occupation, level)
-                if std_code not in standards:
-                    standards[std_code] = await certification.standard(
-                        client, url, std_code, retry_for=retry_for
-                    )
-                session_code = f"{cohort_code[:60]}-l{level}"
-                await certification.ensure_session(
-                    client,
-                    url,
-                    code=session_code,
-                    standard_code=std_code,
-                    held_on=day,
-                    retry_for=retry_for,
-                )
-                candidates = [
-                    certification.Candidate(
-                        by_id[t.national_id], f"{t.first_name} {t.last_name}", "training"
-                    )
-                    for t in group
-                ]
-                await certification.register_candidates(
-                    client, url, session_code, candidates, retry_for=retry_for
-                )
-                results = {
-                    by_id[t.national_id]: certification.unit_results(standards[std_code], t.passes)
-                    for t in group
-                }
-                await certification.record_results(
-                    client, url, session_code, results, retry_for=retry_for
-                )
-
-        async def train(code: str) -> None:
-            trainees = cohorts[code]
-            first = trainees[0]  # a cohort's trainees share estate and occupation
-            retry_for = replication_timeout
-            cohort = await training.ensure_cohort(
-                client,
-                url,
-                code=code,
-                course_code=course_of(scenario, first.occupation),
-                venue={
-                    "kind": scenario.venue_kind,
-                    "code": first.estate_code,
-                    "name": estates.get(first.estate_code, first.estate_code),
-                },
-                dates=dates,
-                capacity=len(trainees),  # a seat for everyone: the pilot trained all it registered
-                village_cap=None,  # pilot people have no village on record
-                retry_for=retry_for,
-            )
-            # Closed already (a rerun): its records are final; assessments are idempotent.
-            if cohort["status"] != "closed":
-                ids = [by_id[t.national_id] for t in trainees]
-                await training.apply_all(client, url, code, ids, retry_for=retry_for)
-                await training.select(client, url, code, retry_for=retry_for)
-                days = {
-                    by_id[t.national_id]: COURSE_DAYS if t.completes else DAYS_IF_NOT_COMPLETING
-                    for t in trainees
-                }
-                records = training.attendance(dates, days)
-                await training.record_attendance(client, url, code, records, retry_for=retry_for)
-
-            # Assessed on the last day, before the cohort closes: certification holds a pass
-            # until TrainingCompleted arrives, so the award then follows from events alone.
-            await assess(code, [t for t in trainees if t.completes], dates[-1], retry_for)
-            if cohort["status"] != "closed":
-                await training.close(client, url, code, retry_for=retry_for)
-
+        certification = CertificationClient(client, urls["certification"])
+        trainer = Cohorts(training, certification, scenario, by_id, replication_timeout)
         await _gather_limited(
-            cohorts, train, concurrency, "cohorts closed", progress, every=max(len(cohorts) // 5, 1)
+            cohorts,
+            lambda code: trainer.train(code, cohorts[code]),
+            concurrency,
+            "cohorts closed",
+            progress,
+            every=max(len(cohorts) // 5, 1),
         )
         return by_id

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.clients import funding as funding_client
+from deploy.clients.funding import FundingClient
 from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import Managed, Stack
 from tests.support import POSTGRES, TraceCollector, make_stack
@@ -43,9 +43,8 @@ def stack(
 async def _partner_key(stack: Stack, lender: str) -> str:
     headers = {"Authorization": f"Bearer {stack.admin_key}"}
     async with httpx.AsyncClient(timeout=10, headers=headers) as client:
-        return await funding_client.create_partner_key(
-            client, stack.url("funding"), lender, "e2e-loan-system"
-        )
+        funding = FundingClient(client, stack.url("funding"))
+        return await funding.create_partner_key(lender, "e2e-loan-system")
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,14 @@ import httpx
 import pytest
 from stdnum.th import pin
 
-from deploy.clients import certification as certification_client
-from deploy.clients import funding as funding_client
-from deploy.clients import training as training_client
+from deploy.clients.certification import (
+    Candidate,
+    CertificationClient,
+    standard_code,
+    unit_results,
+)
+from deploy.clients.funding import FundingClient, sent
+from deploy.clients.training import TrainingClient, attendance
 from deploy.stack.launcher import Stack
 from deploy.stack.topics import Observed, distinct, read_topics
 from shared.events import (
@@ -148,9 +153,7 @@ async def journeys(stack: Stack) -> dict[str, Person]:
             )["person_id"]
 
         occupations = sorted({p.occupation for p in PEOPLE})
-        await training_client.ensure_programme(
-            plain,
-            training,
+        await TrainingClient(plain, training).ensure_programme(
             code=PROGRAMME,
             name="End-to-end programme",
             owner_code="ieat",
@@ -159,9 +162,7 @@ async def journeys(stack: Stack) -> dict[str, Person]:
             target_total=len(PEOPLE),
         )
         for occupation in occupations:
-            await training_client.ensure_course(
-                plain,
-                training,
+            await TrainingClient(plain, training).ensure_course(
                 code=f"e2e-{occupation}",
                 programme_code=PROGRAMME,
                 occupation=occupation,
@@ -175,10 +176,8 @@ async def journeys(stack: Stack) -> dict[str, Person]:
         for person in PEOPLE:
             cohorts.setdefault(cohort_of(person), []).append(person)
         for code, members in cohorts.items():
-            client = client_of(members[0])
-            await training_client.ensure_cohort(
-                client,
-                training,
+            cohort = TrainingClient(client_of(members[0]), training)
+            await cohort.ensure_cohort(
                 code=code,
                 course_code=f"e2e-{members[0].occupation}",
                 venue={"kind": "learning-centre", "code": "e2e-centre"},
@@ -186,17 +185,13 @@ async def journeys(stack: Stack) -> dict[str, Person]:
                 capacity=len(members),
             )
             # 404 until the registry's PersonRegistered has reached training: retried.
-            applied = await training_client.apply_all(
-                client, training, code, [p.person_id for p in members]
-            )
+            applied = await cohort.apply_all(code, [p.person_id for p in members])
             assert {a["status"] for a in applied.values()} == {"applied"}, applied
-            await training_client.select(client, training, code)
+            await cohort.select(code)
             # Four of five days complete the course; two do not.
             days = {p.person_id: 5 if p.completes else 2 for p in members}
-            await training_client.record_attendance(
-                client, training, code, training_client.attendance(DATES, days)
-            )
-            await training_client.close(client, training, code)
+            await cohort.record_attendance(code, attendance(DATES, days))
+            await cohort.close(code)
         # A TPQI session per standard; the traced journey has its own (its results request
         # carries the trace into the award). Assessed after closure here: the award follows
         # at once from the TrainingCompleted already replicated.
@@ -204,37 +199,26 @@ async def journeys(stack: Stack) -> dict[str, Person]:
         sessions: dict[str, list[Person]] = {}
         for person in PEOPLE:
             if person.completes:
-                standard = certification_client.standard_code(person.occupation, person.level)
+                standard = standard_code(person.occupation, person.level)
                 key = f"e2e-{standard}-traced" if person.label == TRACED else f"e2e-{standard}"
                 sessions.setdefault(key, []).append(person)
         for code, members in sessions.items():
-            client = client_of(members[0])
-            standard = certification_client.standard_code(members[0].occupation, members[0].level)
-            units = await certification_client.standard(client, certification, standard)
-            await certification_client.ensure_session(
-                client, certification, code=code, standard_code=standard, held_on=DATES[-1]
+            assessor = CertificationClient(client_of(members[0]), certification)
+            standard = standard_code(members[0].occupation, members[0].level)
+            units = await assessor.standard(standard)
+            await assessor.ensure_session(code=code, standard_code=standard, held_on=DATES[-1])
+            await assessor.register_candidates(
+                code, [Candidate(p.person_id, "สมหญิง ทดสอบ") for p in members]
             )
-            await certification_client.register_candidates(
-                client,
-                certification,
-                code,
-                [certification_client.Candidate(p.person_id, "สมหญิง ทดสอบ") for p in members],
-            )
-            results = {
-                p.person_id: certification_client.unit_results(units, p.passes) for p in members
-            }
-            recorded = await certification_client.record_results(
-                client, certification, code, results
-            )
+            results = {p.person_id: unit_results(units, p.passes) for p in members}
+            recorded = await assessor.record_results(code, results)
             passes = {p.person_id: p.passes for p in members}
             for r in recorded:  # awaiting-training: TrainingCompleted is not there yet
                 want = {"awarded", "awaiting-training"} if passes[r["person_id"]] else {"failed"}
                 assert r["status"] in want, r
             twice = {p.person_id: results[p.person_id] for p in members if p.assessed_twice}
             if twice:  # the same results again: nothing new is decided or issued
-                again = await certification_client.record_results(
-                    client, certification, code, twice
-                )
+                again = await assessor.record_results(code, twice)
                 assert not any(r["created"] for r in again), again
     people = {p.label: p for p in PEOPLE}
     people["_trace"] = Person(trace_id, "", 0, [])
@@ -267,7 +251,7 @@ def _operator(stack: Stack) -> httpx.AsyncClient:
 
 async def _referrals(stack: Stack) -> list[dict[str, Any]]:
     async with _operator(stack) as client:
-        return await funding_client.referrals(client, stack.url("funding"))
+        return await FundingClient(client, stack.url("funding")).referrals()
 
 
 async def test_referrals_exactly_as_the_rules_say(
@@ -287,16 +271,16 @@ async def test_referrals_exactly_as_the_rules_say(
     found = await _referrals(stack)
     for person in PEOPLE:
         mine = [r for r in found if r["person_id"] == person.person_id]
-        sent = {r["product_code"] for r in funding_client.sent(mine)}
+        told = {r["product_code"] for r in sent(mine)}
         waiting = {r["product_code"] for r in mine if r["status"] == "held"}
-        assert sent == EXPECTED.get(person.label, set()), person.label
+        assert told == EXPECTED.get(person.label, set()), person.label
         assert waiting == HELD.get(person.label, set()), person.label
     assert len(found) == want + held  # never two for the same person and product
 
 
 async def _counts(stack: Stack) -> dict[str, int]:
     async with _operator(stack) as client:
-        return await funding_client.counts(client, stack.url("funding"))
+        return await FundingClient(client, stack.url("funding")).counts()
 
 
 async def test_partner_sees_valid_cloudevents_of_its_own_referrals(
@@ -453,9 +437,7 @@ async def test_bad_input_gets_field_level_4xx(stack: Stack, journeys: dict[str, 
         assert duplicate.status_code == 409
         assert duplicate.json()["existing_person_id"] == PEOPLE[0].person_id
         # An open cohort, so the person (not a closed cohort) is what the answer is about.
-        await training_client.ensure_cohort(
-            operator,
-            stack.url("training"),
+        await TrainingClient(operator, stack.url("training")).ensure_cohort(
             code="e2e-open",
             course_code="e2e-plumber",
             venue={"kind": "learning-centre", "code": "e2e-centre"},

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.clients import funding as funding_client
+from deploy.clients.funding import FundingClient, sent
 from deploy.scenarios.funnel import referrals
 from deploy.scenarios.pilot import expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.scenarios.seed import run_journeys
@@ -80,7 +80,7 @@ async def test_sigkill_mid_journey_changes_nothing(
         )
         auth = {"Authorization": f"Bearer {stack.admin_key}"}
         async with httpx.AsyncClient(timeout=30, headers=auth) as client:
-            rows = funding_client.sent(await funding_client.referrals(client, stack.url("funding")))
+            rows = sent(await FundingClient(client, stack.url("funding")).referrals())
         made = [(r["person_id"], r["product_code"]) for r in rows]
         assert len(made) == len(set(made))  # none doubled
         assert set(made) == want  # none lost, none extra
