@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -21,6 +21,8 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.batch import BatchForm, Delivered, batch_form
+from shared.batch import run as run_batch
 from shared.db import Database
 from shared.envelope import Envelope, PoisonMessage, decode, peek_type
 from shared.events import EVENT_TYPES, Event
@@ -75,6 +77,12 @@ class EventConsumer:
         self._db = db
         self._inbox = inbox
         self._handlers = {cls.ce_type(): handler for cls, handler in handlers.items()}
+        # Handlers made with shared.batch.batched are given whole runs of their events.
+        self._batch_forms = {
+            ce_type: form
+            for ce_type, handler in self._handlers.items()
+            if (form := batch_form(handler)) is not None
+        }
         self._topics = sorted({cls.topic() for cls in handlers})
         self._settings = settings
         self._dead_letters: DeadLetters | None = None
@@ -152,28 +160,60 @@ class EventConsumer:
         self.unknown_types[ce_type] = self.unknown_types.get(ce_type, 0) + 1
 
     async def _apply(self, items: list[_Item]) -> None:
-        applied = skipped = 0
         async with self._db.transaction() as session:
             fresh = await claim(session, self._inbox, self.name, (i.envelope.id for i in items))
+            todo = []
             for item in items:
-                envelope = item.envelope
-                if envelope.id not in fresh:
-                    skipped += 1
-                    continue
-                fresh.discard(envelope.id)  # a duplicate inside one batch counts once
-                with consumer_span(
-                    f"{item.record.topic} process",
-                    envelope.trace_carrier,
-                    **{
-                        "messaging.message.id": envelope.id,
-                        "cloudevents.event_type": envelope.type,
-                    },
-                ):
-                    await self._handlers[envelope.type](session, envelope.event)
-                applied += 1
+                if item.envelope.id in fresh:
+                    fresh.discard(item.envelope.id)  # a duplicate inside one batch counts once
+                    todo.append(item)
+            for run in self._runs(todo):
+                await self._apply_run(session, run)
         # Counted once committed: a batch that rolls back is retried record by record.
-        self.processed += applied
-        self.duplicates += skipped
+        self.processed += len(todo)
+        self.duplicates += len(items) - len(todo)
+
+    def _runs(self, items: list[_Item]) -> Iterator[list[_Item]]:
+        """Consecutive items of one batch handler together; every other item alone."""
+        run: list[_Item] = []
+        for item in items:
+            alone = self._batch_of(run[0]) is None if run else False
+            if run and (alone or item.envelope.type != run[0].envelope.type):
+                yield run
+                run = []
+            run.append(item)
+        if run:
+            yield run
+
+    def _batch_of(self, item: _Item) -> BatchForm | None:
+        return self._batch_forms.get(item.envelope.type)
+
+    async def _apply_run(self, session: AsyncSession, run: list[_Item]) -> None:
+        form = self._batch_of(run[0])
+        if form is not None:
+            delivered = [
+                Delivered(
+                    i.envelope.event,
+                    topic=i.record.topic,
+                    event_id=i.envelope.id,
+                    carrier=dict(i.envelope.trace_carrier),
+                    traced_span=True,
+                )
+                for i in run
+            ]
+            await run_batch(form, session, delivered)
+            return
+        for item in run:
+            envelope = item.envelope
+            with consumer_span(
+                f"{item.record.topic} process",
+                envelope.trace_carrier,
+                **{
+                    "messaging.message.id": envelope.id,
+                    "cloudevents.event_type": envelope.type,
+                },
+            ):
+                await self._handlers[envelope.type](session, envelope.event)
 
     async def _apply_alone(self, item: _Item) -> None:
         attempts = self._settings.consumer_max_attempts

@@ -5,7 +5,7 @@ SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is chosen by UR
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +87,26 @@ async def lock_aggregate(session: AsyncSession, key: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         await session.exec(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+async def lock_aggregates(session: AsyncSession, keys: Iterable[str]) -> None:
+    """`lock_aggregate` for many keys in one statement, taken in sorted key order, the order
+    every caller that holds several uses (so two batches cannot deadlock). The subquery's
+    ORDER BY keeps PostgreSQL from flattening it: the locks are taken in that order."""
+    wanted = sorted(set(keys))
+    if not wanted or session.get_bind().dialect.name != "postgresql":
+        return
+    if len(wanted) == 1:
+        await lock_aggregate(session, wanted[0])
+        return
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
+            "(SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) "
+            "ORDER BY n) AS ordered"
+        ),
+        {"keys": wanted},
+    )
 
 
 async def get_or_404(

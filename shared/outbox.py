@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, delete, func, update
+from sqlalchemy import Text, delete, func, insert, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -74,10 +75,35 @@ def stage(
     topic: str | None = None,
 ) -> str:
     """Add the event to the outbox in the caller's transaction; returns its CloudEvents id."""
-    row = outbox(**outbox_row(event, source=source, topic=topic))
-    session.add(row)
+    values = outbox_row(event, source=source, topic=topic)
+    bulk: list[tuple[type[OutboxColumns], dict[str, Any]]] | None = session.info.get(_BULK)
+    if bulk is not None:
+        bulk.append((outbox, values))
+    else:
+        session.add(outbox(**values))
     session.info[STAGED_EVENTS] = True  # wakes the outbox relay after the commit
-    return row.event_id
+    return str(values["event_id"])
+
+
+_BULK = "skillbridge.outbox_bulk"
+
+
+@asynccontextmanager
+async def staged_in_bulk(session: AsyncSession) -> AsyncIterator[None]:
+    """Rows `stage`d inside the block are written when it ends, in one INSERT per outbox
+    table, after whatever was staged before it (ids keep the staging order, and so the
+    relay's publishing order). Not written if the block raises: the transaction is lost."""
+    if _BULK in session.info:  # nested: the outer block writes
+        yield
+        return
+    session.info[_BULK] = []
+    try:
+        yield
+        pending: list[tuple[type[OutboxColumns], dict[str, Any]]] = session.info[_BULK]
+    finally:
+        del session.info[_BULK]
+    for table in dict.fromkeys(t for t, _ in pending):
+        await session.exec(insert(table), params=[row for t, row in pending if t is table])
 
 
 # (topic, key, value, headers) -> a future that resolves when the broker acknowledged it.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
@@ -10,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import webhooks
 from services.funding.tables import Outbox, SharedData, WebhookDelivery, WebhookEndpoint
-from shared.db import lock_aggregate
+from shared.db import lock_aggregate, lock_aggregates
 from shared.envelope import source_of
 from shared.events import LoanReferralHeld, ReferralEvent
 from shared.outbox import stage
@@ -23,6 +24,11 @@ async def lock_person(session: AsyncSession, person_id: str) -> None:
     """Everything about one person's referrals is decided under this lock: facts arrive on
     several topics and partners write at the same time (write skew otherwise)."""
     await lock_aggregate(session, f"funding:{person_id}")
+
+
+async def lock_people(session: AsyncSession, person_ids: Iterable[str]) -> None:
+    """`lock_person` for a batch's people, in one statement and one order."""
+    await lock_aggregates(session, (f"funding:{p}" for p in person_ids))
 
 
 async def stage_referral_event(session: AsyncSession, event: ReferralEvent) -> str | None:
@@ -79,6 +85,25 @@ async def live_endpoints(session: AsyncSession, lender_code: str) -> list[str]:
         )
         cache[lender_code] = list(rows.all())
     return cache[lender_code]
+
+
+async def read_endpoints(session: AsyncSession, lender_codes: Iterable[str]) -> None:
+    """`live_endpoints` of these lenders read ahead in one query (a batch's decisions then
+    stage their events without a query between them)."""
+    cache: dict[str, list[str]] = session.info.setdefault(_ENDPOINTS, {})
+    wanted = sorted(set(lender_codes) - set(cache))
+    if not wanted:
+        return
+    rows = await session.exec(
+        select(WebhookEndpoint.lender_code, WebhookEndpoint.endpoint_id).where(
+            col(WebhookEndpoint.lender_code).in_(wanted),
+            col(WebhookEndpoint.disabled_at).is_(None),
+        )
+    )
+    for code in wanted:
+        cache[code] = []
+    for code, endpoint_id in rows.all():
+        cache[code].append(endpoint_id)
 
 
 async def has_webhooks(session: AsyncSession, lender_code: str) -> bool:

@@ -5,13 +5,16 @@ lock; a lifecycle event that overtakes its award keeps what it says.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.handlers import referrals
-from services.funding.handlers.common import lock_person
+from services.funding.handlers.common import lock_people, lock_person
 from services.funding.tables import Qualification
+from shared.batch import Delivered, batched, rounds
 from shared.events import (
     CertificateEvent,
     QualificationAwarded,
@@ -21,20 +24,40 @@ from shared.events import (
 )
 
 
-async def on_qualification_awarded(session: AsyncSession, event: QualificationAwarded) -> None:
-    await lock_person(session, event.person_id)
-    if await session.get(Qualification, event.certificate_number) is None:
-        session.add(
-            Qualification(
-                certificate_number=event.certificate_number,
-                person_id=event.person_id,
-                occupation=event.occupation,
-                level=event.level,
-                valid_until=event.valid_until,
-            )
+@batched
+async def on_qualification_awarded(
+    session: AsyncSession, batch: Sequence[Delivered[QualificationAwarded]]
+) -> None:
+    """Awards of many people in a fixed number of queries; one person's in offset order."""
+    for round_ in rounds(batch, lambda d: d.event.person_id):
+        events = [d.event for d in round_]
+        await lock_people(session, [e.person_id for e in events])
+        numbers = [e.certificate_number for e in events]
+        kept = set(
+            (
+                await session.exec(
+                    select(Qualification.certificate_number).where(
+                        col(Qualification.certificate_number).in_(numbers)
+                    )
+                )
+            ).all()
         )
+        for event in events:
+            if event.certificate_number in kept:
+                continue
+            kept.add(event.certificate_number)
+            session.add(
+                Qualification(
+                    certificate_number=event.certificate_number,
+                    person_id=event.person_id,
+                    occupation=event.occupation,
+                    level=event.level,
+                    valid_until=event.valid_until,
+                )
+            )
         await session.flush()
-    await referrals.refer(session, event.person_id)
+        spans = {d.event.person_id: d for d in round_}
+        await referrals.refer_many(session, [e.person_id for e in events], spans=spans)
 
 
 async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualification:

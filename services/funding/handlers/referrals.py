@@ -9,7 +9,8 @@ order events are delivered in. Every change holds the person's lock (common.lock
 from __future__ import annotations
 
 import uuid
-from collections.abc import Container, Iterable
+from collections.abc import Container, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +21,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.funding import domain
 from services.funding.domain import OPEN, Status
 from services.funding.handlers import catalogue
-from services.funding.handlers.common import has_webhooks, lock_person, stage_referral_event
+from services.funding.handlers.common import (
+    has_webhooks,
+    lock_person,
+    read_endpoints,
+    stage_referral_event,
+)
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
@@ -31,6 +37,7 @@ from services.funding.tables import (
     Referral,
     SharedData,
 )
+from shared.batch import Delivered
 from shared.errors import DomainError, NotFound
 from shared.events import (
     LoanApproved,
@@ -125,27 +132,177 @@ def last_decline(past: Iterable[Referral]) -> datetime | None:
 # --- making referrals ---------------------------------------------------------------------
 
 
+@dataclass
+class Known:
+    """What deciding a person's referrals reads, loaded for a whole batch of people."""
+
+    person: KnownPerson | None
+    household: KnownHousehold | None
+    qualifications: list[Qualification]
+    consents: list[ConsentRecord]
+    shared: list[SharedData]  # every share of the person's data
+    consent_by_id: dict[str, ConsentRecord]  # the consents the shares were made under
+    history: dict[str, list[Referral]]  # product code -> the person's referrals
+
+    def facts(self) -> domain.PersonFacts:
+        shared = {row.consent_id for row in self.shared}
+        return facts_of(self.person, self.household, self.qualifications, self.consents, shared)
+
+    def live_shares(self) -> list[tuple[SharedData, ConsentRecord]]:
+        """As `applicant` reads them: shares under a live consent, newest first."""
+        rows = [
+            (data, consent)
+            for data in self.shared
+            if (consent := self.consent_by_id.get(data.consent_id)) is not None
+            and consent.withdrawn_at is None
+        ]
+        return sorted(rows, key=lambda row: row[0].shared_at, reverse=True)
+
+
+def _by_person(rows: Iterable[Any]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.person_id, []).append(row)
+    return grouped
+
+
+async def _active_qualified(
+    session: AsyncSession, wanted: list[str]
+) -> tuple[dict[str, list[Qualification]], dict[str, KnownPerson]]:
+    """Of these people, those with a qualification and not erased or merged (their
+    qualifications, and their replica rows where funding has one)."""
+    qualifications = _by_person(
+        (
+            await session.exec(
+                select(Qualification).where(col(Qualification.person_id).in_(wanted))
+            )
+        ).all()
+    )
+    if not qualifications:  # most facts arrive before the award: nothing to decide yet
+        return {}, {}
+    people = {
+        p.person_id: p
+        for p in (
+            await session.exec(
+                select(KnownPerson).where(col(KnownPerson.person_id).in_(list(qualifications)))
+            )
+        ).all()
+    }
+    inactive = {i for i, p in people.items() if p.status != ACTIVE}
+    return {i: q for i, q in qualifications.items() if i not in inactive}, people
+
+
+async def _households(session: AsyncSession, ids: list[str]) -> dict[str, KnownHousehold]:
+    """Person -> the household whose income funding knows."""
+    memberships = dict(
+        (
+            await session.exec(
+                select(KnownMembership.person_id, KnownMembership.household_id).where(
+                    col(KnownMembership.person_id).in_(ids)
+                )
+            )
+        ).all()
+    )
+    if not memberships:
+        return {}
+    households = {
+        h.household_id: h
+        for h in (
+            await session.exec(
+                select(KnownHousehold).where(
+                    col(KnownHousehold.household_id).in_(set(memberships.values()))
+                )
+            )
+        ).all()
+    }
+    return {p: households[h] for p, h in memberships.items() if h in households}
+
+
+async def known(session: AsyncSession, person_ids: Iterable[str]) -> dict[str, Known]:
+    """The people who hold a qualification and are active, with what the rules read of them:
+    one query per table for all of them (none past the first when nobody qualifies)."""
+    qualifications, people = await _active_qualified(session, sorted(set(person_ids)))
+    ids = sorted(qualifications)
+    if not ids:
+        return {}
+    households = await _households(session, ids)
+    shared = (
+        await session.exec(select(SharedData).where(col(SharedData.person_id).in_(ids)))
+    ).all()
+    consents = (
+        await session.exec(
+            select(ConsentRecord).where(
+                col(ConsentRecord.person_id).in_(ids)
+                | col(ConsentRecord.consent_id).in_({row.consent_id for row in shared})
+            )
+        )
+    ).all()
+    history = _by_person(
+        (await session.exec(select(Referral).where(col(Referral.person_id).in_(ids)))).all()
+    )
+    consent_by_id = {c.consent_id: c for c in consents}
+    own_consents = _by_person(consents)
+    own_shares = _by_person(shared)
+    out = {}
+    for i in ids:
+        past: dict[str, list[Referral]] = {}
+        for row in history.get(i, []):
+            past.setdefault(row.product_code, []).append(row)
+        out[i] = Known(
+            person=people.get(i),
+            household=households.get(i),
+            qualifications=qualifications[i],
+            consents=own_consents.get(i, []),
+            shared=own_shares.get(i, []),
+            consent_by_id=consent_by_id,
+            history=past,
+        )
+    return out
+
+
 async def refer(
     session: AsyncSession, person_id: str, now: datetime | None = None
 ) -> list[Referral]:
     """Create (or hold, or release) the referrals the person's facts now call for."""
+    return await refer_many(session, [person_id], now)
+
+
+async def refer_many(
+    session: AsyncSession,
+    person_ids: Sequence[str],
+    now: datetime | None = None,
+    spans: Mapping[str, Delivered[Any]] | None = None,
+) -> list[Referral]:
+    """`refer` for many people (each under its lock, taken by the caller), reading in a
+    fixed number of queries; what is staged for a person continues the trace of the event
+    in `spans` that named them."""
     now = now or datetime.now(UTC)
-    # Most facts arrive before the award (registration, consent): nothing to decide yet.
-    has_qualification = await session.exec(
-        select(Qualification.certificate_number).where(Qualification.person_id == person_id)
-    )
-    if has_qualification.first() is None:
+    facts = await known(session, person_ids)
+    if not facts:
         return []
-    person = await session.get(KnownPerson, person_id)
-    if person is not None and person.status != ACTIVE:
-        return []
-    facts = await person_facts(session, person_id)
-    history: dict[str, list[Referral]] = {}
-    for row in (await session.exec(select(Referral).where(Referral.person_id == person_id))).all():
-        history.setdefault(row.product_code, []).append(row)
+    lives = await catalogue.live_products(session)
+    await read_endpoints(session, (live.product.lender_code for live in lives))
+    changed: list[Referral] = []
+    for person_id in dict.fromkeys(person_ids):
+        if person_id not in facts:
+            continue
+        delivered = (spans or {}).get(person_id)
+        with delivered.traced() if delivered else nullcontext():
+            changed += await _decide(session, person_id, facts[person_id], lives, now)
+    return changed
+
+
+async def _decide(
+    session: AsyncSession,
+    person_id: str,
+    known: Known,
+    lives: list[catalogue.LiveProduct],
+    now: datetime,
+) -> list[Referral]:
+    facts = known.facts()
     changed = []
-    for live in await catalogue.live_products(session):
-        past = history.get(live.product.code, [])
+    for live in lives:
+        past = known.history.get(live.product.code, [])
         if any(domain.blocks_new_referral(r.status) and r.status != Status.HELD for r in past):
             continue
         held = next((r for r in past if r.status == Status.HELD), None)
@@ -155,7 +312,7 @@ async def refer(
         if held is not None:
             if evaluation.eligible:
                 _describe(held, evaluation, live.version.version)
-                await _send(session, held, live.rules, now, previous=Status.HELD)
+                await _send(session, held, live.rules, now, previous=Status.HELD, known=known)
                 changed.append(held)
             continue
         if not (evaluation.eligible or evaluation.held):
@@ -163,7 +320,7 @@ async def refer(
         referral = _new(person_id, live, evaluation, now)
         session.add(referral)
         if evaluation.eligible:
-            await _send(session, referral, live.rules, now, previous=None)
+            await _send(session, referral, live.rules, now, previous=None, known=known)
         else:
             await stage_referral_event(session, _held_event(referral, now))
         changed.append(referral)
@@ -232,6 +389,7 @@ async def _send(
     rules: domain.Rules,
     now: datetime,
     previous: Status | None,
+    known: Known | None = None,
 ) -> None:
     """The lender is told: LoanReferralCreated (broadcast and lender) and LoanReferralShared
     with the consented personal data (lender only). The SLA clock starts."""
@@ -252,12 +410,19 @@ async def _send(
             rule_version=referral.rule_version,
         ),
     )
-    referral.shared_event_id = await share(session, referral, now)
+    referral.shared_event_id = await share(session, referral, now, known)
 
 
-async def share(session: AsyncSession, referral: Referral, now: datetime) -> str | None:
+async def share(
+    session: AsyncSession, referral: Referral, now: datetime, known: Known | None = None
+) -> str | None:
     """LoanReferralShared on the lender's topic: the referral with what the person agreed
-    to share with this lender (again whenever that data changes)."""
+    to share with this lender (again whenever that data changes); `known`: the person's
+    shares, already read."""
+    if known is None:
+        found = await applicant(session, referral.person_id, referral.lender_code, now)
+    else:
+        found = merged_applicant(known.live_shares(), referral.lender_code, now)
     return await stage_referral_event(
         session,
         LoanReferralShared(
@@ -267,7 +432,7 @@ async def share(session: AsyncSession, referral: Referral, now: datetime) -> str
             certificate_number=referral.certificate_number,
             valid_until=referral.valid_until,
             matched_clauses=referral.matched_clauses,
-            applicant=await applicant(session, referral.person_id, referral.lender_code, now),
+            applicant=found,
             respond_by=referral.respond_by.date() if referral.respond_by else None,
             shared_at=now,
         ),
@@ -286,6 +451,13 @@ async def applicant(
             .order_by(col(SharedData.shared_at).desc())
         )
     ).all()
+    return merged_applicant([(data, consent) for data, consent in rows], lender_code, now)
+
+
+def merged_applicant(
+    rows: Iterable[tuple[SharedData, ConsentRecord]], lender_code: str, now: datetime
+) -> SharedPersonalData | None:
+    """Shares under live consents, newest first, merged for this lender."""
     merged: dict[str, Any] = {}
     categories: set[str] = set()
     for data, consent in rows:
