@@ -13,12 +13,22 @@ from typing import Any
 
 from sqlalchemy import event
 
+from services.certification.domain import Route
+from services.certification.handlers import assessments
+from services.certification.tables import Outbox as CertificationOutbox
 from services.funding.consumers import HANDLERS as FUNDING
 from services.funding.handlers import catalogue
 from services.funding.tables import Outbox as FundingOutbox
 from shared.batch import Delivered, batch_form, rounds, run
 from shared.db import Database
-from shared.events import Event, PersonErased, PersonRegistered, QualificationAwarded
+from shared.events import (
+    Event,
+    PersonErased,
+    PersonRegistered,
+    QualificationAwarded,
+    TrainingCompleted,
+)
+from tests.handlers import test_certification as cert
 from tests.support.funding import Someone, award, consent_granted, shared_data
 from tests.support.outbox import staged
 
@@ -138,3 +148,58 @@ def test_rounds_keep_one_keys_items_in_order() -> None:
 def test_a_one_event_handler_has_no_batch_form() -> None:
     assert batch_form(FUNDING[QualificationAwarded]) is not None
     assert batch_form(FUNDING[PersonErased]) is None
+
+
+# --- certification ------------------------------------------------------------------------
+
+
+async def waiting_passes(db: Database, n: int) -> list[str]:
+    """n people whose passes (training route) wait for their training."""
+    await cert.assessment_session(db, "S-BATCH")
+    people = [str(uuid.uuid4()) for _ in range(n)]
+    async with db.transaction() as session:
+        candidates = [assessments.NewCandidate(p, "มาลี ศรีสุข", Route.TRAINING) for p in people]
+        await assessments.register_candidates(session, "S-BATCH", candidates)
+        results = [assessments.Results(p, dict.fromkeys(cert.UNITS, True)) for p in people]
+        await assessments.record_results(session, "S-BATCH", results, cert.ISSUING)
+    return people
+
+
+def completed(person_id: str) -> TrainingCompleted:
+    return TrainingCompleted(
+        person_id=person_id,
+        enrolment_id=str(uuid.uuid4()),
+        programme_code="P-1",
+        cohort_code="K-1",
+        occupation=cert.OCCUPATION,
+        hours=18,
+        completed_at=datetime.now(UTC),
+    )
+
+
+async def completions_sent(db: Database, n: int) -> tuple[int, int]:
+    """Statements for n completions, and the certificates they awarded."""
+    people = await waiting_passes(db, n)
+    with statements(db) as sent:
+        await as_batch(db, cert.HANDLERS, [completed(p) for p in people])
+    async with db.transaction() as session:
+        awarded = [
+            e
+            for e in await staged(session, CertificationOutbox)
+            if e.name == "QualificationAwarded"
+        ]
+    return len(sent), len(awarded)
+
+
+async def test_a_batch_of_completions_costs_certification_the_same_statements_as_one(
+    certification_db: Database, templates: Any, tmp_path: Any
+) -> None:
+    alone = await completions_sent(certification_db, 1)
+    (tmp_path / "200").mkdir()
+    other = await templates.fresh("certification", tmp_path / "200")
+    try:
+        many = await completions_sent(other, 200)
+    finally:
+        await other.dispose()
+    assert (alone[1], many[1]) == (1, 200)  # each completion awarded its waiting pass
+    assert many[0] == alone[0], f"1 completion: {alone[0]} statements, 200: {many[0]}"

@@ -10,9 +10,10 @@ are a 409. A pass on the training route waits for TrainingCompleted (either orde
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +26,7 @@ from services.certification.handlers.common import (
     SOURCE,
     lock_person,
     standard,
-    standard_for,
+    standards_for,
     units_of,
 )
 from services.certification.tables import (
@@ -38,6 +39,7 @@ from services.certification.tables import (
     Standard,
     TrainingRecord,
 )
+from shared.batch import Delivered
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import AssessmentFailed
 from shared.outbox import stage
@@ -282,16 +284,35 @@ async def award_waiting(
 ) -> None:
     """Passes on the training route that waited for this training: awarded now. The
     caller holds the person's lock."""
-    waiting = await session.exec(
-        select(Assessment).where(
-            Assessment.person_id == person_id,
-            Assessment.occupation == occupation,
-            Assessment.status == AssessmentStatus.AWAITING_TRAINING,
-        )
-    )
-    for assessment in waiting.all():
+    await award_waiting_many(session, [(person_id, occupation)], issuing)
+
+
+async def award_waiting_many(
+    session: AsyncSession,
+    trained: Sequence[tuple[str, str]],
+    issuing: Issuing,
+    spans: Mapping[str, Delivered[Any]] | None = None,
+) -> None:
+    """`award_waiting` for many (person, occupation) in a fixed number of queries; the
+    caller holds the people's locks."""
+    wanted = set(trained)
+    waiting = [
+        a
+        for a in (
+            await session.exec(
+                select(Assessment).where(
+                    col(Assessment.person_id).in_(sorted({p for p, _ in wanted})),
+                    Assessment.status == AssessmentStatus.AWAITING_TRAINING,
+                )
+            )
+        ).all()
+        if (a.person_id, a.occupation) in wanted
+    ]
+    if not waiting:
+        return
+    standards = await standards_for(session, waiting)
+    for assessment in waiting:
         assessment.status = AssessmentStatus.AWARDED
-        std = await standard_for(
-            session, assessment.standard_code, assessment.occupation, assessment.level
-        )
-        await certificates.issue(session, assessment, std, issuing)
+    await certificates.issue_many(
+        session, [(a, standards[a.assessment_id]) for a in waiting], issuing, spans
+    )

@@ -8,8 +8,11 @@ lock, so each happens once: a second revocation is a 409, expiry marks the certi
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +21,7 @@ from services.certification import domain
 from services.certification.credentials import CertificateFacts, Issuer, UnitFacts
 from services.certification.handlers.common import SOURCE, lock_person, standard_for, units_of
 from services.certification.tables import Assessment, Certificate, Holder, Outbox, Standard
+from shared.batch import Delivered
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import (
     QualificationAwarded,
@@ -27,7 +31,8 @@ from shared.events import (
 )
 from shared.outbox import stage
 
-# Random picks before the list counts as full (at 75% full, 64 misses in a row: ~1e-8).
+# Tries (one query each) before the list counts as full (at 75% full, 64 misses in a row
+# for one index: ~1e-8).
 _TRIES = 64
 
 
@@ -42,23 +47,6 @@ class Issuing:
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-async def _free_index(session: AsyncSession, size: int) -> int:
-    """A random unused status-list index: neighbours in the list say nothing about each
-    other (the spec's advice). The unique constraint is the backstop against a race."""
-    for _ in range(_TRIES):
-        index = secrets.randbelow(size)
-        clash = (
-            await session.exec(
-                select(Certificate.certificate_number).where(Certificate.status_index == index)
-            )
-        ).first()
-        if clash is None:
-            return index
-    raise DomainError(
-        f"the status list of {size} entries is nearly full: raise CERTIFICATION_STATUS_LIST_SIZE"
-    )
 
 
 async def valid_certificate(
@@ -82,13 +70,42 @@ async def issue(
 ) -> Certificate:
     """One valid certificate per person, occupation and level: a repeat pass reuses it.
     The caller holds the person's lock."""
-    existing = await valid_certificate(
-        session, assessment.person_id, assessment.occupation, assessment.level
-    )
-    if existing is not None:
-        assessment.certificate_number = existing.certificate_number
+    return (await issue_many(session, [(assessment, standard)], issuing))[0]
+
+
+async def issue_many(
+    session: AsyncSession,
+    awards: Sequence[tuple[Assessment, Standard]],
+    issuing: Issuing,
+    spans: Mapping[str, Delivered[Any]] | None = None,
+) -> list[Certificate]:
+    """`issue` for many assessments in a fixed number of queries (the holders' valid
+    certificates in one, free status-list indices in one per try); the caller holds the
+    holders' locks. What is staged for a person continues the trace of their event in
+    `spans`."""
+    valid = await _valid_certificates(session, {a.person_id for a, _ in awards})
+    wanted = [(a, std) for a, std in awards if (a.person_id, a.occupation, a.level) not in valid]
+    indices = iter(await _free_indices(session, len(wanted), issuing.status_list_size))
+    out = []
+    for assessment, standard in awards:
+        key = (assessment.person_id, assessment.occupation, assessment.level)
+        if key not in valid:
+            delivered = (spans or {}).get(assessment.person_id)
+            with delivered.traced() if delivered else nullcontext():
+                valid[key] = _new_certificate(session, assessment, standard, issuing, next(indices))
+        assessment.certificate_number = valid[key].certificate_number
         session.add(assessment)
-        return existing
+        out.append(valid[key])
+    return out
+
+
+def _new_certificate(
+    session: AsyncSession,
+    assessment: Assessment,
+    standard: Standard,
+    issuing: Issuing,
+    status_index: int,
+) -> Certificate:
     now = datetime.now(UTC)
     certificate = Certificate(
         certificate_number=domain.certificate_number(now.date()),
@@ -99,11 +116,9 @@ async def issue(
         issued_at=now,
         credential_issued_at=now,
         valid_until=domain.valid_until(now.date(), standard.valid_years),
-        status_index=await _free_index(session, issuing.status_list_size),
+        status_index=status_index,
     )
     session.add(certificate)
-    assessment.certificate_number = certificate.certificate_number
-    session.add(assessment)
     stage(
         session,
         Outbox,
@@ -120,6 +135,56 @@ async def issue(
         source=SOURCE,
     )
     return certificate
+
+
+async def _valid_certificates(
+    session: AsyncSession, person_ids: set[str]
+) -> dict[tuple[str, str, int], Certificate]:
+    """(person, occupation, level) -> a valid certificate, for these people."""
+    rows = await session.exec(
+        select(Certificate).where(
+            col(Certificate.person_id).in_(sorted(person_ids)),
+            col(Certificate.revoked_at).is_(None),
+            col(Certificate.valid_until) >= today(),
+        )
+    )
+    found: dict[tuple[str, str, int], Certificate] = {}
+    for row in rows.all():
+        found.setdefault((row.person_id, row.occupation, row.level), row)
+    return found
+
+
+async def _free_indices(session: AsyncSession, n: int, size: int) -> list[int]:
+    """n distinct random unused status-list indices: neighbours in the list say nothing
+    about each other (the spec's advice). The clashes of each try are drawn again; the
+    unique constraint is the backstop against a race."""
+    chosen: set[int] = set()
+    for _ in range(_TRIES):
+        if len(chosen) == n:
+            break
+        picks: set[int] = set()
+        while len(picks) < min(n - len(chosen), size) and len(picks) < size - len(chosen):
+            index = secrets.randbelow(size)
+            if index not in chosen:
+                picks.add(index)
+        if not picks:
+            break
+        taken = set(
+            (
+                await session.exec(
+                    select(Certificate.status_index).where(
+                        col(Certificate.status_index).in_(sorted(picks))
+                    )
+                )
+            ).all()
+        )
+        chosen |= picks - taken
+    if len(chosen) < n:
+        raise DomainError(
+            f"the status list of {size} entries is nearly full: raise "
+            "CERTIFICATION_STATUS_LIST_SIZE"
+        )
+    return sorted(chosen, key=lambda _: secrets.randbelow(1 << 30))
 
 
 async def locked(session: AsyncSession, number: str) -> Certificate:

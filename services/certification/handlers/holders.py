@@ -6,13 +6,15 @@ replays (the inbox drops duplicates anyway). Assessor organisations are plain re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification.domain import AssessmentStatus
 from services.certification.handlers import assessments
 from services.certification.handlers.certificates import Issuing
-from services.certification.handlers.common import lock_person
+from services.certification.handlers.common import lock_people, lock_person
 from services.certification.tables import (
     Assessment,
     Candidate,
@@ -20,22 +22,43 @@ from services.certification.tables import (
     Holder,
     TrainingRecord,
 )
+from shared.batch import Delivered, batched, rounds
 from shared.events import PersonErased, PersonMerged, TrainingCompleted
 
 
+@batched
 async def on_training_completed(
-    session: AsyncSession, event: TrainingCompleted, *, issuing: Issuing
+    session: AsyncSession, batch: Sequence[Delivered[TrainingCompleted]], *, issuing: Issuing
 ) -> None:
-    await lock_person(session, event.person_id)
-    if await session.get(TrainingRecord, (event.person_id, event.occupation)) is None:
-        session.add(
-            TrainingRecord(
-                person_id=event.person_id,
-                occupation=event.occupation,
-                completed_at=event.completed_at,
-            )
+    """Completions of many people in a fixed number of queries; one person's in offset
+    order (a round each)."""
+    for round_ in rounds(batch, lambda d: d.event.person_id):
+        events = [d.event for d in round_]
+        people = sorted({e.person_id for e in events})
+        await lock_people(session, people)
+        known = set(
+            (
+                await session.exec(
+                    select(TrainingRecord.person_id, TrainingRecord.occupation).where(
+                        col(TrainingRecord.person_id).in_(people)
+                    )
+                )
+            ).all()
         )
-    await assessments.award_waiting(session, event.person_id, event.occupation, issuing)
+        for event in events:
+            if (event.person_id, event.occupation) not in known:
+                known.add((event.person_id, event.occupation))
+                session.add(
+                    TrainingRecord(
+                        person_id=event.person_id,
+                        occupation=event.occupation,
+                        completed_at=event.completed_at,
+                    )
+                )
+        spans = {d.event.person_id: d for d in round_}
+        await assessments.award_waiting_many(
+            session, [(e.person_id, e.occupation) for e in events], issuing, spans
+        )
 
 
 async def on_person_erased(session: AsyncSession, event: PersonErased) -> None:
