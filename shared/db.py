@@ -99,7 +99,8 @@ async def lock_aggregates(session: AsyncSession, keys: Iterable[str]) -> None:
     if len(wanted) == 1:
         await lock_aggregate(session, wanted[0])
         return
-    await session.execute(
+    connection = await session.connection()
+    await connection.execute(
         text(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
             "(SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) "

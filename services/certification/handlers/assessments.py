@@ -110,18 +110,34 @@ async def register_candidates(
     from the ID card: the latest recorded is the holder's name on credentials."""
     await session_of(session, code)
     now = datetime.now(UTC)
+    # The holders and the session's candidates in one query each, not two per candidate.
+    people = sorted({cmd.person_id for cmd in candidates})
+    holders = {
+        h.person_id: h
+        for h in (await session.exec(select(Holder).where(col(Holder.person_id).in_(people))))
+    }
+    registered = {
+        c.person_id: c
+        for c in await session.exec(
+            select(Candidate).where(
+                Candidate.session_code == code, col(Candidate.person_id).in_(people)
+            )
+        )
+    }
     out = []
     for i, cmd in enumerate(candidates):
-        holder = await session.get(Holder, cmd.person_id)
+        holder = holders.get(cmd.person_id)
         if holder is not None and holder.erased_at is not None:
             raise Gone(f"person {cmd.person_id} was erased", field=f"candidates.{i}.person_id")
         if holder is None:
-            session.add(Holder(person_id=cmd.person_id, full_name=cmd.full_name, recorded_at=now))
+            holder = Holder(person_id=cmd.person_id, full_name=cmd.full_name, recorded_at=now)
+            holders[cmd.person_id] = holder
+            session.add(holder)
         elif holder.full_name != cmd.full_name:
             holder.full_name = cmd.full_name
             holder.recorded_at = now
             session.add(holder)
-        existing = await session.get(Candidate, (code, cmd.person_id))
+        existing = registered.get(cmd.person_id)
         wanted = {
             "route": cmd.route.value,
             "evidence_description": cmd.evidence_description,
@@ -145,6 +161,7 @@ async def register_candidates(
             registered_at=now,
         )
         session.add(row)
+        registered[cmd.person_id] = row
         out.append((row, True))
     return out
 
