@@ -93,6 +93,35 @@ def batch_form(handler: Callable[..., Awaitable[object]]) -> BatchForm | None:
     return partial(form, **bound) if bound else form
 
 
+def runs(
+    items: Sequence[E],
+    kind: Callable[[E], Hashable | None],
+    person: Callable[[E], str | None],
+) -> list[list[E]]:
+    """A consumer batch as the runs to work, in order. An item of no kind (a one-event
+    handler's), or about no one person, is a run of its own that nothing moves across.
+    The others gather by kind: an item joins the latest run of its kind unless a later run
+    holds an event of the same person (then it opens a new run), so each person's events
+    keep their order and only different people's events change places."""
+    out: list[list[E]] = []
+    latest: dict[Hashable, int] = {}  # kind -> its open run, since the last barrier
+    last: dict[str, int] = {}  # person -> the last run with one of their events
+    for item in items:
+        k, p = kind(item), person(item)
+        if k is None or p is None:
+            out.append([item])
+            latest.clear()
+            last.clear()
+            continue
+        i = latest.get(k)
+        if i is None or last.get(p, -1) > i:
+            out.append([])
+            i = latest[k] = len(out) - 1
+        out[i].append(item)
+        last[p] = i
+    return out
+
+
 def rounds(items: Sequence[E], key: Callable[[E], K]) -> Iterator[list[E]]:
     """The items in rounds: the first item of each key, then the second, ...; in each
     round the items keep their order. One round when no key repeats."""

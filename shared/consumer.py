@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -21,7 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.batch import BatchForm, Delivered, batch_form
+from shared.batch import BatchForm, Delivered, batch_form, runs
 from shared.batch import run as run_batch
 from shared.db import Database
 from shared.envelope import Envelope, PoisonMessage, decode, peek_type
@@ -173,17 +173,14 @@ class EventConsumer:
         self.processed += len(todo)
         self.duplicates += len(items) - len(todo)
 
-    def _runs(self, items: list[_Item]) -> Iterator[list[_Item]]:
-        """Consecutive items of one batch handler together; every other item alone."""
-        run: list[_Item] = []
-        for item in items:
-            alone = self._batch_of(run[0]) is None if run else False
-            if run and (alone or item.envelope.type != run[0].envelope.type):
-                yield run
-                run = []
-            run.append(item)
-        if run:
-            yield run
+    def _runs(self, items: list[_Item]) -> list[list[_Item]]:
+        """Each batch handler's events in as few runs as order allows (shared.batch.runs);
+        every other event alone, in its place."""
+        return runs(
+            items,
+            kind=lambda i: i.envelope.type if i.envelope.type in self._batch_forms else None,
+            person=lambda i: getattr(i.envelope.event, "person_id", None),
+        )
 
     def _batch_of(self, item: _Item) -> BatchForm | None:
         return self._batch_forms.get(item.envelope.type)

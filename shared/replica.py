@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.batch import Delivered, batched
 from shared.db import UtcDateTime
 from shared.events import (
     HouseholdIncomeRecorded,
@@ -73,27 +74,48 @@ class ReplicaOrganisationColumns(SQLModel):
     name: str = Field(max_length=200)
 
 
+async def people_registered(
+    session: AsyncSession,
+    events: Sequence[PersonRegistered],
+    *,
+    table: type[SQLModel],
+    copy: Sequence[str] = (),
+) -> list[str]:
+    """Add each person once (a replay changes nothing), reading the batch's people in one
+    query; returns the ids added. `copy` names further event fields the service keeps
+    (training: registered_at, funding: birth_year)."""
+    key: Any = table.person_id  # type: ignore[attr-defined]  # every replica person table
+    wanted = sorted({e.person_id for e in events})
+    kept = set((await session.exec(select(key).where(col(key).in_(wanted)))).all())
+    added = []
+    for event in events:
+        if event.person_id in kept:
+            continue
+        kept.add(event.person_id)
+        extra = {name: getattr(event, name) for name in copy}
+        session.add(
+            table(
+                person_id=event.person_id,
+                province_code=event.province_code,
+                village_code=event.village_code,
+                **extra,
+            )
+        )
+        added.append(event.person_id)
+    return added
+
+
+@batched
 async def on_person_registered(
     session: AsyncSession,
-    event: PersonRegistered,
+    batch: Sequence[Delivered[PersonRegistered]],
     *,
     table: type[SQLModel],
     copy: Sequence[str] = (),
 ) -> bool:
-    """Add the person once (a replay changes nothing); `copy` names further event fields
-    the service keeps (training: registered_at, funding: birth_year)."""
-    if await session.get(table, event.person_id) is not None:
-        return False
-    extra = {name: getattr(event, name) for name in copy}
-    session.add(
-        table(
-            person_id=event.person_id,
-            province_code=event.province_code,
-            village_code=event.village_code,
-            **extra,
-        )
-    )
-    return True
+    """`people_registered` for a batch; True when someone was added."""
+    events = [d.event for d in batch]
+    return bool(await people_registered(session, events, table=table, copy=copy))
 
 
 async def on_person_relocated(

@@ -19,7 +19,7 @@ from services.certification.tables import Outbox as CertificationOutbox
 from services.funding.consumers import HANDLERS as FUNDING
 from services.funding.handlers import catalogue
 from services.funding.tables import Outbox as FundingOutbox
-from shared.batch import Delivered, batch_form, rounds, run
+from shared.batch import Delivered, batch_form, rounds, run, runs
 from shared.db import Database
 from shared.events import (
     Event,
@@ -142,6 +142,29 @@ def test_rounds_keep_one_keys_items_in_order() -> None:
         [("a", 1), ("b", 1), ("c", 1)],
         [("a", 2), ("b", 2)],
         [("a", 3)],
+    ]
+
+
+def test_runs_gather_kinds_but_keep_each_persons_order_and_barriers() -> None:
+    # (kind, person): kind None is a one-event handler's event, a barrier.
+    items = [
+        ("reg", "p1"),
+        ("consent", "p1"),
+        ("reg", "p2"),  # joins the first run: p2 has nothing later
+        ("award", "p1"),
+        ("consent", "p2"),  # joins the consent run
+        ("reg", "p1"),  # p1 has later runs (consent, award): a new run
+        (None, "p3"),  # a barrier
+        ("reg", "p4"),
+    ]
+    got = runs(items, kind=lambda i: i[0], person=lambda i: i[1])
+    assert got == [
+        [("reg", "p1"), ("reg", "p2")],
+        [("consent", "p1"), ("consent", "p2")],
+        [("award", "p1")],
+        [("reg", "p1")],
+        [(None, "p3")],
+        [("reg", "p4")],
     ]
 
 

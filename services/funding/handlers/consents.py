@@ -5,6 +5,7 @@ person's open referrals. Idempotent, under the person's lock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
@@ -12,26 +13,45 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import domain
 from services.funding.handlers import referrals
-from services.funding.handlers.common import drop_rows, lock_person
+from services.funding.handlers.common import drop_rows, lock_people, lock_person
 from services.funding.tables import ConsentRecord, KnownPerson, SharedData
+from shared.batch import Delivered, batched, rounds
 from shared.events import ConsentGranted, ConsentWithdrawn, PersonalDataShared
 
 
-async def on_consent_granted(session: AsyncSession, event: ConsentGranted) -> None:
-    await lock_person(session, event.person_id)
-    if await session.get(ConsentRecord, event.consent_id) is None:
-        session.add(
-            ConsentRecord(
-                consent_id=event.consent_id,
-                person_id=event.person_id,
-                purpose=event.purpose,
-                lender_code=event.lender_code,
-                data_categories=list(event.data_categories),
-                expires_at=event.expires_at,
-            )
+@batched
+async def on_consent_granted(
+    session: AsyncSession, batch: Sequence[Delivered[ConsentGranted]]
+) -> None:
+    for round_ in rounds(batch, lambda d: d.event.person_id):
+        events = [d.event for d in round_]
+        people = [e.person_id for e in events]
+        await lock_people(session, people)
+        kept = set(
+            (
+                await session.exec(
+                    select(ConsentRecord.consent_id).where(
+                        col(ConsentRecord.consent_id).in_([e.consent_id for e in events])
+                    )
+                )
+            ).all()
         )
-        await session.flush()
-    await referrals.refer(session, event.person_id)
+        fresh = [e for e in events if e.consent_id not in kept]
+        for event in fresh:
+            session.add(
+                ConsentRecord(
+                    consent_id=event.consent_id,
+                    person_id=event.person_id,
+                    purpose=event.purpose,
+                    lender_code=event.lender_code,
+                    data_categories=list(event.data_categories),
+                    expires_at=event.expires_at,
+                )
+            )
+        if fresh:
+            await session.flush()
+        spans = {d.event.person_id: d for d in round_}
+        await referrals.refer_many(session, people, spans=spans)
 
 
 async def on_consent_withdrawn(session: AsyncSession, event: ConsentWithdrawn) -> None:

@@ -6,13 +6,14 @@ also tolerate the same fact under a new id) and takes the person's lock.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.handlers import catalogue, referrals
-from services.funding.handlers.common import drop_rows, lock_person
+from services.funding.handlers.common import drop_rows, lock_people, lock_person
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
@@ -22,6 +23,7 @@ from services.funding.tables import (
     SharedData,
 )
 from shared import replica
+from shared.batch import Delivered, batched, rounds
 from shared.events import (
     HouseholdIncomeRecorded,
     HouseholdMemberJoined,
@@ -36,11 +38,21 @@ from shared.events import (
 LENDER_KINDS = ("lender", "fund")
 
 
-async def on_person_registered(session: AsyncSession, event: PersonRegistered) -> None:
-    await lock_person(session, event.person_id)
-    if await replica.on_person_registered(session, event, table=KnownPerson, copy=("birth_year",)):
-        await session.flush()
-    await referrals.refer(session, event.person_id)
+@batched
+async def on_person_registered(
+    session: AsyncSession, batch: Sequence[Delivered[PersonRegistered]]
+) -> None:
+    for round_ in rounds(batch, lambda d: d.event.person_id):
+        events = [d.event for d in round_]
+        people = [e.person_id for e in events]
+        await lock_people(session, people)
+        added = await replica.people_registered(
+            session, events, table=KnownPerson, copy=("birth_year",)
+        )
+        if added:
+            await session.flush()
+        spans = {d.event.person_id: d for d in round_}
+        await referrals.refer_many(session, people, spans=spans)
 
 
 async def on_person_relocated(session: AsyncSession, event: PersonRelocated) -> None:
