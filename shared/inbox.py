@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +32,8 @@ async def claim(
         select(inbox.event_id).where(inbox.consumer == consumer, col(inbox.event_id).in_(wanted))
     )
     fresh = wanted - set(seen.all())
-    now = datetime.now(UTC)
-    session.add_all([inbox(consumer=consumer, event_id=eid, processed_at=now) for eid in fresh])
+    if fresh:  # one bulk INSERT, no ORM objects to track
+        now = datetime.now(UTC)
+        rows = [{"consumer": consumer, "event_id": eid, "processed_at": now} for eid in fresh]
+        await session.exec(insert(inbox), params=rows)
     return fresh

@@ -94,7 +94,8 @@ async def issue_many(
             with delivered.traced() if delivered else nullcontext():
                 valid[key] = _new_certificate(session, assessment, standard, issuing, next(indices))
         assessment.certificate_number = valid[key].certificate_number
-        session.add(assessment)
+        if assessment not in session:  # callers' assessments are in it already
+            session.add(assessment)
         out.append(valid[key])
     return out
 
