@@ -32,7 +32,7 @@ K = TypeVar("K", bound=Hashable)
 BatchForm = Callable[..., Awaitable[object]]  # (session, list[Delivered], **bound) -> ignored
 
 
-@dataclass(frozen=True)
+@dataclass
 class Delivered(Generic[E]):
     """One event of a batch, and how to continue the trace of the record that carried it."""
 
@@ -41,11 +41,13 @@ class Delivered(Generic[E]):
     event_id: str = ""
     carrier: dict[str, str] = field(default_factory=dict)
     traced_span: bool = False
+    spanned: bool = False  # traced() was used: the record has its consumer span
 
     def traced(self) -> AbstractContextManager[object]:
         """The consumer span of this record: what is staged inside it carries its trace."""
         if not self.traced_span:
             return nullcontext()
+        self.spanned = True
         return consumer_span(
             f"{self.topic} process",
             self.carrier,

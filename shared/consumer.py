@@ -199,6 +199,10 @@ class EventConsumer:
                 for i in run
             ]
             await run_batch(form, session, delivered)
+            for each in delivered:  # every record has its consumer span, as one at a time
+                if not each.spanned:
+                    with each.traced():
+                        pass
             return
         for item in run:
             envelope = item.envelope
