@@ -48,6 +48,9 @@ class Forbidden(DomainError):
 
 
 class ApiKeyColumns(SQLModel):
+    """`class ApiKey(Base, ApiKeyColumns, table=True): ...` in each service's tables.py."""
+
+    __tablename__ = "api_key"
     key_id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=100, unique=True)
     role: str = Field(max_length=10)

@@ -216,13 +216,10 @@ class WebhookDelivery(Base, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class ApiKey(Base, ApiKeyColumns, table=True):
-    __tablename__ = "api_key"
+class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 
-class Outbox(Base, OutboxColumns, table=True):
-    __tablename__ = "outbox"
+class Outbox(Base, OutboxColumns, table=True): ...
 
 
-class Inbox(Base, InboxColumns, table=True):
-    __tablename__ = "inbox"
+class Inbox(Base, InboxColumns, table=True): ...
