@@ -38,6 +38,7 @@ from services.certification.tables import (
     Standard,
     TrainingRecord,
 )
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import AssessmentFailed
 from shared.outbox import stage
@@ -86,10 +87,9 @@ async def create_session(session: AsyncSession, cmd: NewSession) -> tuple[Assess
 
 
 async def session_of(session: AsyncSession, code: str) -> AssessmentSession:
-    row = await session.get(AssessmentSession, code)
-    if row is None:
-        raise NotFound(f"no assessment session {code!r}", field="session_code")
-    return row
+    return await get_or_404(
+        session, AssessmentSession, code, what="assessment session", field="session_code"
+    )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from services.certification import domain
 from services.certification.credentials import CertificateFacts, Issuer, UnitFacts
 from services.certification.handlers.common import SOURCE, lock_person, standard_for, units_of
 from services.certification.tables import Assessment, Certificate, Holder, Outbox, Standard
-from shared.errors import Conflict, DomainError, NotFound
+from shared.db import get_or_404
+from shared.errors import Conflict, DomainError
 from shared.events import (
     QualificationAwarded,
     QualificationExpired,
@@ -124,9 +125,9 @@ async def issue(
 
 async def locked(session: AsyncSession, number: str) -> Certificate:
     """The certificate, its holder's lock held and its row read afresh under it."""
-    found = await session.get(Certificate, number)
-    if found is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    found = await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
     await lock_person(session, found.person_id)
     certificate = await session.get(
         Certificate, number, with_for_update=True, populate_existing=True
@@ -259,9 +260,9 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
 
 async def facts(session: AsyncSession, number: str) -> tuple[Certificate, CertificateFacts]:
     """What the certificate's credential says (the holder's name unless erased)."""
-    certificate = await session.get(Certificate, number)
-    if certificate is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    certificate = await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
     standard = await standard_of(session, certificate)
     holder = await session.get(Holder, certificate.person_id)
     return certificate, CertificateFacts(

@@ -7,7 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
 from services.certification.tables import Standard
-from shared.db import lock_aggregate
+from shared.db import get_or_404, lock_aggregate
 from shared.envelope import source_of
 from shared.errors import NotFound
 
@@ -22,10 +22,7 @@ async def lock_person(session: AsyncSession, person_id: str) -> None:
 
 
 async def standard(session: AsyncSession, code: str, field: str = "standard_code") -> Standard:
-    row = await session.get(Standard, code)
-    if row is None:
-        raise NotFound(f"no standard {code!r}", field=field)
-    return row
+    return await get_or_404(session, Standard, code, what="standard", field=field)
 
 
 def units_of(row: Standard) -> list[domain.Unit]:

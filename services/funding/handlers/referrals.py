@@ -31,6 +31,7 @@ from services.funding.tables import (
     Referral,
     SharedData,
 )
+from shared.db import get_or_404, where_equal
 from shared.errors import DomainError, NotFound
 from shared.events import (
     LoanApproved,
@@ -478,10 +479,9 @@ async def mark_delivered_by_topic(session: AsyncSession, now: datetime, limit: i
 
 
 async def get(session: AsyncSession, referral_id: str) -> Referral:
-    referral = await session.get(Referral, referral_id)
-    if referral is None:
-        raise NotFound(f"no referral {referral_id}", field="referral_id")
-    return referral
+    return await get_or_404(
+        session, Referral, referral_id, what="referral", field="referral_id", quoted=False
+    )
 
 
 async def locked(session: AsyncSession, referral_id: str) -> Referral:
@@ -548,15 +548,16 @@ async def search(
     limit: int = 10_000,
     offset: int = 0,
 ) -> list[Referral]:
-    query = select(Referral).order_by(col(Referral.created_at), col(Referral.referral_id))
-    if person_id:
-        query = query.where(Referral.person_id == person_id)
-    if lender_code:
-        query = query.where(Referral.lender_code == lender_code)
-    if product_code:
-        query = query.where(Referral.product_code == product_code)
-    if status:
-        query = query.where(Referral.status == status)
+    query = where_equal(
+        select(Referral).order_by(col(Referral.created_at), col(Referral.referral_id)),
+        {
+            Referral.person_id: person_id,
+            Referral.lender_code: lender_code,
+            Referral.product_code: product_code,
+            Referral.status: status,
+        },
+        blank_is_unset=True,
+    )
     if exclude_held:
         query = query.where(Referral.status != Status.HELD)
     return list((await session.exec(query.offset(offset).limit(limit))).all())

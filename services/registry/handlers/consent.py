@@ -13,6 +13,7 @@ from services.registry.handlers import sharing
 from services.registry.handlers.common import stage
 from services.registry.schemas import ConsentIn
 from services.registry.tables import Consent, Organisation, Person
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import ConsentGranted, ConsentWithdrawn
 
@@ -81,9 +82,9 @@ async def _known_lender(session: AsyncSession, code: str, field: str) -> None:
 
 
 async def grant_for(session: AsyncSession, actor: str, person_id: str, cmd: ConsentIn) -> Consent:
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"no person {person_id}", field="person_id")
+    person = await get_or_404(
+        session, Person, person_id, what="person", field="person_id", quoted=False
+    )
     if person.status != "active":
         raise Gone(f"person {person_id} is {person.status}")
     return await grant(session, actor, person_id, cmd)

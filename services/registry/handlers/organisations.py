@@ -16,8 +16,8 @@ from services.registry import audit, domain
 from services.registry.handlers.common import stage
 from services.registry.schemas import OrganisationIn
 from services.registry.tables import Organisation
-from shared.db import lock_aggregate
-from shared.errors import Conflict, NotFound
+from shared.db import get_or_404, lock_aggregate
+from shared.errors import Conflict
 from shared.events import OrganisationRegistered
 
 _FIELDS = ("kind", "name_en", "name_th")
@@ -74,7 +74,4 @@ async def list_organisations(
 
 
 async def get(session: AsyncSession, code: str) -> Organisation:
-    organisation = await session.get(Organisation, code)
-    if organisation is None:
-        raise NotFound(f"no organisation {code!r}", field="code")
-    return organisation
+    return await get_or_404(session, Organisation, code, what="organisation", field="code")

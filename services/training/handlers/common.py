@@ -1,11 +1,12 @@
-"""What several training use cases share: the event source and the cohort lookup."""
+"""What several training use cases share: the event source, the cohort and application
+lookups."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.training.tables import Cohort
-from shared.db import lock_aggregate
+from services.training.tables import Application, Cohort
+from shared.db import get_or_404, lock_aggregate
 from shared.envelope import source_of
 from shared.errors import NotFound
 
@@ -20,3 +21,9 @@ async def locked_cohort(session: AsyncSession, code: str) -> Cohort:
     if cohort is None:
         raise NotFound(f"no cohort {code!r}", field="cohort_code")
     return cohort
+
+
+async def get_application(session: AsyncSession, app_id: str) -> Application:
+    return await get_or_404(
+        session, Application, app_id, what="application", field="application_id", quoted=False
+    )

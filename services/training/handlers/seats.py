@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus, Candidate, CohortStatus, Rules
-from services.training.handlers.common import SOURCE, locked_cohort
+from services.training.handlers.common import SOURCE, get_application, locked_cohort
 from services.training.tables import (
     Application,
     Cohort,
@@ -414,9 +414,7 @@ async def _withdraw(
 
 
 async def withdraw(session: AsyncSession, application_id: str, reason: str) -> Withdrawal:
-    found = await session.get(Application, application_id)
-    if found is None:
-        raise NotFound(f"no application {application_id}", field="application_id")
+    found = await get_application(session, application_id)
     cohort = await locked_cohort(session, found.cohort_code)
     await session.refresh(found)  # re-read under the lock
     promoted = await _withdraw(session, cohort, found, reason, datetime.now(UTC))

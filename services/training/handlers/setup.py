@@ -25,6 +25,7 @@ from services.training.tables import (
     ProgrammeTarget,
 )
 from shared import occupations
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, NotFound
 
 OWNER_KINDS = frozenset({"programme-owner", "training-partner"})
@@ -131,9 +132,9 @@ async def create_course(session: AsyncSession, cmd: NewCourse) -> Created:
     if existing is not None:
         _same_or_conflict(existing, fields, f"course {cmd.code!r}")
         return Created(existing, created=False)
-    programme = await session.get(Programme, cmd.programme_code)
-    if programme is None:
-        raise NotFound(f"no programme {cmd.programme_code!r}", field="programme_code")
+    programme = await get_or_404(
+        session, Programme, cmd.programme_code, what="programme", field="programme_code"
+    )
     if cmd.occupation not in programme.occupations:
         raise DomainError(
             f"programme {programme.code!r} does not offer {cmd.occupation!r} "
