@@ -42,6 +42,7 @@ from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import AssessmentFailed
 from shared.outbox import stage
+from shared.replica import known_organisation
 
 ASSESSOR = "assessor"
 
@@ -69,13 +70,13 @@ async def create_session(session: AsyncSession, cmd: NewSession) -> tuple[Assess
             )
         return existing, False
     await standard(session, cmd.standard_code)
-    assessor = await session.get(KnownOrganisation, cmd.assessor_code)
-    if assessor is None:
-        raise NotFound(
-            f"organisation {cmd.assessor_code!r} is not known to certification (not "
-            "registered, or the registry's event has not arrived yet)",
-            field="assessor_code",
-        )
+    assessor = await known_organisation(
+        session,
+        KnownOrganisation,
+        cmd.assessor_code,
+        service="certification",
+        field="assessor_code",
+    )
     if assessor.kind != ASSESSOR:
         raise DomainError(
             f"organisation {cmd.assessor_code!r} is a {assessor.kind}, not an assessor",

@@ -27,6 +27,7 @@ from services.training.tables import (
 from shared import occupations
 from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, NotFound
+from shared.replica import known_organisation
 
 OWNER_KINDS = frozenset({"programme-owner", "training-partner"})
 
@@ -79,13 +80,9 @@ async def create_programme(session: AsyncSession, cmd: NewProgramme) -> Created:
         return Created(existing, created=False)
     # Only what a standard covers, or its trainees would await certification for ever.
     occupations.check_all(cmd.occupations, "occupations")
-    owner = await session.get(KnownOrganisation, cmd.owner_code)
-    if owner is None:
-        raise NotFound(
-            f"organisation {cmd.owner_code!r} is not known to training (not registered, or "
-            "the registry's event has not arrived yet)",
-            field="owner_code",
-        )
+    owner = await known_organisation(
+        session, KnownOrganisation, cmd.owner_code, service="training", field="owner_code"
+    )
     if owner.kind not in OWNER_KINDS:
         raise DomainError(
             f"organisation {cmd.owner_code!r} is a {owner.kind}; a programme owner must be a "
