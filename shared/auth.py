@@ -22,7 +22,7 @@ from sqlmodel import Field, SQLModel, select
 
 from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
-from shared.http import guard
+from shared.http import app_state, guard
 
 TOKEN_PREFIX = "sbk_"
 # The key the operator gives at start-up (<SERVICE>_ADMIN_KEY); it creates the other keys.
@@ -211,10 +211,7 @@ class ApiKeys:
 
 def keys_of(request: Request) -> ApiKeys:
     """The service's keys, put on `app.state.api_keys` by shared.auth_api.install."""
-    keys = getattr(request.app.state, "api_keys", None)
-    if not isinstance(keys, ApiKeys):
-        raise RuntimeError("no ApiKeys on app.state: call shared.auth_api.install first")
-    return keys
+    return app_state(request, "api_keys", ApiKeys)
 
 
 def role_required(role: Role) -> Callable[..., Awaitable[Operator]]:
@@ -238,10 +235,7 @@ def role_required(role: Role) -> Callable[..., Awaitable[Operator]]:
 
 def database_of(request: Request) -> Database:
     """The service's database, put on `app.state.db` by shared.runtime.Service."""
-    db = getattr(request.app.state, "db", None)
-    if not isinstance(db, Database):
-        raise RuntimeError("no Database on app.state")
-    return db
+    return app_state(request, "db", Database)
 
 
 # The aliases routes declare (after fastapi/full-stack-fastapi-template's api/deps.py).
