@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
-from services.certification.credentials import CertificateFacts, Issuer, UnitFacts
+from services.certification.credentials import CertificateFacts, Issuer
 from services.certification.handlers.common import SOURCE, lock_person, standard_for, units_of
 from services.certification.tables import Assessment, Certificate, Holder, Outbox, Standard
 from shared.db import get_or_404
@@ -272,7 +272,7 @@ async def facts(session: AsyncSession, number: str) -> tuple[Certificate, Certif
         occupation=standard.occupation,
         occupation_title=standard.occupation_title,
         level=standard.level,
-        units=[UnitFacts(u.code, u.title, u.required) for u in units_of(standard)],
+        units=units_of(standard),
         holder_name=holder.full_name if holder else None,
         awarded_at=certificate.issued_at,
         credential_issued_at=certificate.credential_issued_at or certificate.issued_at,
