@@ -15,12 +15,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, reference
+from services.registry.handlers import organisations
 from services.registry.handlers.common import stage
 from services.registry.schemas import LearningCentreIn, VillageIn
 from services.registry.tables import Organisation, Place
 from shared.db import Database, get_or_404, lock_aggregate, where_equal
 from shared.errors import Conflict, DomainError
-from shared.events import OrganisationRegistered, VillageRegistered
+from shared.events import VillageRegistered
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ async def upsert_reference_data(
             updated += 1
     if clashes:
         log.warning("reference places not loaded, codes taken by other places: %s", clashes)
-    organisations = await _seed_organisations(session, now)
-    return ReferenceLoad(inserted, updated, organisations, clashes)
+    seeded = await _seed_organisations(session, now)
+    return ReferenceLoad(inserted, updated, seeded, clashes)
 
 
 async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
@@ -122,21 +123,7 @@ async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
     for seed in seeds.values():
         if seed.code in present:
             continue
-        session.add(
-            Organisation(
-                code=seed.code,
-                kind=seed.kind,
-                name_en=seed.name_en,
-                name_th=seed.name_th,
-                registered_at=now,
-            )
-        )
-        stage(
-            session,
-            OrganisationRegistered(
-                code=seed.code, kind=seed.kind, name=seed.name_en, registered_at=now
-            ),
-        )
+        organisations.add(session, seed, now)
         added += 1
     return added
 
