@@ -1,16 +1,33 @@
-"""What several training use cases share: the event source, the cohort and application
-lookups."""
+"""What several training use cases share: staging an event, what every learner event says,
+the cohort and application lookups."""
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.training.tables import Application, Cohort
+from services.training.tables import Application, Cohort, Outbox
+from shared import outbox
 from shared.db import get_or_404, lock_aggregate
 from shared.envelope import source_of
 from shared.errors import NotFound
+from shared.events import Event
 
 SOURCE = source_of("training")
+
+
+def stage(session: AsyncSession, event: Event) -> str:
+    """Add the event to training's outbox in the caller's transaction."""
+    return outbox.stage(session, Outbox, event, source=SOURCE)
+
+
+def learner_facts(app: Application, cohort: Cohort) -> dict[str, str]:
+    """What every learner event says of the person and the cohort."""
+    return {
+        "person_id": app.person_id,
+        "programme_code": cohort.programme_code,
+        "cohort_code": cohort.code,
+        "occupation": cohort.occupation,
+    }
 
 
 async def locked_cohort(session: AsyncSession, code: str) -> Cohort:

@@ -18,18 +18,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus, Candidate, CohortStatus, Rules
-from services.training.handlers.common import SOURCE, get_application, locked_cohort
+from services.training.handlers.common import (
+    get_application,
+    learner_facts,
+    locked_cohort,
+    stage,
+)
 from services.training.tables import (
     Application,
     Cohort,
     KnownHousehold,
     KnownMembership,
     KnownPerson,
-    Outbox,
 )
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import LearnerApplied, LearnerEnrolled, LearnerWaitlisted, LearnerWithdrew
-from shared.outbox import stage
 
 Status = ApplicationStatus
 
@@ -167,17 +170,12 @@ async def placed_candidates(
 def _enrolled(session: AsyncSession, cohort: Cohort, app: Application, now: datetime) -> None:
     stage(
         session,
-        Outbox,
         LearnerEnrolled(
-            person_id=app.person_id,
+            **learner_facts(app, cohort),
             enrolment_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             rank=app.rank,
             enrolled_at=now,
         ),
-        source=SOURCE,
     )
 
 
@@ -186,18 +184,13 @@ def _waitlisted(
 ) -> None:
     stage(
         session,
-        Outbox,
         LearnerWaitlisted(
-            person_id=app.person_id,
+            **learner_facts(app, cohort),
             application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             rank=app.rank or 0,
             reason=reason,
             waitlisted_at=now,
         ),
-        source=SOURCE,
     )
 
 
@@ -288,16 +281,9 @@ def _new_application(
     session.add(app)
     stage(
         session,
-        Outbox,
         LearnerApplied(
-            person_id=person.person_id,
-            application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
-            applied_at=now,
+            **learner_facts(app, cohort), application_id=app.application_id, applied_at=now
         ),
-        source=SOURCE,
     )
     return app
 
@@ -396,18 +382,13 @@ async def _withdraw(
     session.add(app)
     stage(
         session,
-        Outbox,
         LearnerWithdrew(
-            person_id=app.person_id,
+            **learner_facts(app, cohort),
             application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             previous_status=previous,
             reason=reason,
             withdrew_at=now,
         ),
-        source=SOURCE,
     )
     await session.flush()
     return await promote(session, cohort, now) if previous == Status.ENROLLED else []
