@@ -22,8 +22,8 @@ from services.certification.domain import AssessmentStatus, Route
 from services.certification.handlers import certificates
 from services.certification.handlers.certificates import Issuing
 from services.certification.handlers.common import (
-    SOURCE,
     lock_person,
+    stage,
     standard,
     standard_for,
     units_of,
@@ -34,14 +34,12 @@ from services.certification.tables import (
     Candidate,
     Holder,
     KnownOrganisation,
-    Outbox,
     Standard,
     TrainingRecord,
 )
 from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import AssessmentFailed
-from shared.outbox import stage
 from shared.replica import known_organisation
 
 ASSESSOR = "assessor"
@@ -260,19 +258,8 @@ async def _decide(
     )
     session.add(assessment)
     if assessment.status == AssessmentStatus.FAILED:
-        stage(
-            session,
-            Outbox,
-            AssessmentFailed(
-                person_id=candidate.person_id,
-                assessment_id=assessment.assessment_id,
-                occupation=std.occupation,
-                level=std.level,
-                assessed_at=now,
-                failed_units=list(decision.failed_units),
-            ),
-            source=SOURCE,
-        )
+        # The event tells the row as recorded: the same ids, occupation, level and units.
+        stage(session, AssessmentFailed.model_validate(assessment, from_attributes=True))
     elif assessment.status == AssessmentStatus.AWARDED:
         await certificates.issue(session, assessment, std, issuing)
     return assessment

@@ -10,23 +10,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
 from services.certification.credentials import CertificateFacts, Issuer
-from services.certification.handlers.common import SOURCE, lock_person, standard_for, units_of
-from services.certification.tables import Assessment, Certificate, Holder, Outbox, Standard
+from services.certification.handlers.common import lock_person, stage, standard_for, units_of
+from services.certification.tables import Assessment, Certificate, Holder, Standard
 from shared.db import get_or_404
 from shared.errors import Conflict, DomainError
 from shared.events import (
+    CertificateEvent,
     QualificationAwarded,
     QualificationExpired,
     QualificationRenewed,
     QualificationRevoked,
 )
-from shared.outbox import stage
 
 # Random picks before the list counts as full (at 75% full, 64 misses in a row: ~1e-8).
 _TRIES = 64
@@ -107,20 +108,20 @@ async def issue(
     session.add(assessment)
     stage(
         session,
-        Outbox,
         QualificationAwarded(
-            person_id=certificate.person_id,
-            certificate_number=certificate.certificate_number,
-            occupation=certificate.occupation,
-            level=certificate.level,
+            **_told(certificate),
             valid_until=certificate.valid_until,
             awarded_at=now,
             standard_code=standard.code,
             verification_url=issuing.issuer.verify_url(certificate.certificate_number),
         ),
-        source=SOURCE,
     )
     return certificate
+
+
+def _told(certificate: Certificate) -> dict[str, Any]:
+    """What every qualification event says of its certificate: CertificateEvent's fields."""
+    return certificate.model_dump(include=set(CertificateEvent.model_fields))
 
 
 async def locked(session: AsyncSession, number: str) -> Certificate:
@@ -148,19 +149,7 @@ async def revoke(session: AsyncSession, number: str, reason: str) -> Certificate
     certificate.revoked_at = now
     certificate.revocation_reason = reason
     session.add(certificate)
-    stage(
-        session,
-        Outbox,
-        QualificationRevoked(
-            person_id=certificate.person_id,
-            certificate_number=number,
-            occupation=certificate.occupation,
-            level=certificate.level,
-            reason=reason,
-            revoked_at=now,
-        ),
-        source=SOURCE,
-    )
+    stage(session, QualificationRevoked(**_told(certificate), reason=reason, revoked_at=now))
     return certificate
 
 
@@ -194,17 +183,12 @@ async def renew(session: AsyncSession, number: str, issuing: Issuing) -> Certifi
     session.add(certificate)
     stage(
         session,
-        Outbox,
         QualificationRenewed(
-            person_id=certificate.person_id,
-            certificate_number=number,
-            occupation=certificate.occupation,
-            level=certificate.level,
+            **_told(certificate),
             previous_valid_until=previous,
             valid_until=certificate.valid_until,
             renewed_at=now,
         ),
-        source=SOURCE,
     )
     return certificate
 
@@ -243,16 +227,9 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
         session.add(certificate)
         stage(
             session,
-            Outbox,
             QualificationExpired(
-                person_id=certificate.person_id,
-                certificate_number=number,
-                occupation=certificate.occupation,
-                level=certificate.level,
-                valid_until=certificate.valid_until,
-                expired_at=now,
+                **_told(certificate), valid_until=certificate.valid_until, expired_at=now
             ),
-            source=SOURCE,
         )
         expired += 1
     return expired
