@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +68,13 @@ class Event(BaseModel):
     def key(self) -> str:
         """The Kafka key (and CloudEvents subject): events with one key stay in order."""
         raise NotImplementedError
+
+
+def copied(source: object, *names: str) -> dict[str, Any]:
+    """`source`'s attributes of these names, read as attributes (a row loads what it must):
+    an event's fields from the row it tells of, or a replica's columns from an event, where
+    the two name them alike (e.g. `*CertificateEvent.model_fields`)."""
+    return {name: getattr(source, name) for name in names}
 
 
 class PersonEvent(Event):

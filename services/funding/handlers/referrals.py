@@ -44,7 +44,9 @@ from shared.events import (
     LoanReferralExpired,
     LoanReferralHeld,
     LoanReferralShared,
+    ReferralEvent,
     SharedPersonalData,
+    copied,
 )
 
 ACTIVE = "active"
@@ -206,24 +208,20 @@ def _describe(referral: Referral, evaluation: domain.Evaluation, version: int) -
 
 
 def _ids(referral: Referral) -> dict[str, Any]:
-    return {
-        "person_id": referral.person_id,
-        "referral_id": referral.referral_id,
-        "lender_code": referral.lender_code,
-        "product_code": referral.product_code,
-    }
+    """What every referral event says of its referral: ReferralEvent's fields."""
+    return copied(referral, *ReferralEvent.model_fields)
+
+
+# What a referral rests on, told by LoanReferralHeld, Created and Shared.
+_BASIS = ("occupation", "level", "certificate_number", "matched_clauses")
 
 
 def _held_event(referral: Referral, now: datetime) -> LoanReferralHeld:
     return LoanReferralHeld(
         **_ids(referral),
-        occupation=referral.occupation,
-        level=referral.level,
-        certificate_number=referral.certificate_number,
-        matched_clauses=referral.matched_clauses,
+        **copied(referral, *_BASIS, "rule_version"),
         waiting_for="consent",
         held_at=now,
-        rule_version=referral.rule_version,
     )
 
 
@@ -244,13 +242,7 @@ async def _send(
     await stage_referral_event(
         session,
         LoanReferralCreated(
-            **_ids(referral),
-            occupation=referral.occupation,
-            level=referral.level,
-            certificate_number=referral.certificate_number,
-            matched_clauses=referral.matched_clauses,
-            created_at=now,
-            rule_version=referral.rule_version,
+            **_ids(referral), **copied(referral, *_BASIS, "rule_version"), created_at=now
         ),
     )
     referral.shared_event_id = await share(session, referral, now)
@@ -263,11 +255,7 @@ async def share(session: AsyncSession, referral: Referral, now: datetime) -> str
         session,
         LoanReferralShared(
             **_ids(referral),
-            occupation=referral.occupation,
-            level=referral.level,
-            certificate_number=referral.certificate_number,
-            valid_until=referral.valid_until,
-            matched_clauses=referral.matched_clauses,
+            **copied(referral, *_BASIS, "valid_until"),
             applicant=await applicant(session, referral.person_id, referral.lender_code, now),
             respond_by=referral.respond_by.date() if referral.respond_by else None,
             shared_at=now,
