@@ -3,6 +3,8 @@ the cohort and application lookups."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training.tables import Application, Cohort, Outbox
@@ -20,10 +22,10 @@ def stage(session: AsyncSession, event: Event) -> str:
     return outbox.stage(session, Outbox, event, source=SOURCE)
 
 
-def learner_facts(app: Application, cohort: Cohort) -> dict[str, str]:
-    """What every learner event says of the person and the cohort."""
+def learner_facts(person_id: str, cohort: Cohort) -> dict[str, Any]:
+    """What every learner event (and the application row) says of the person and cohort."""
     return {
-        "person_id": app.person_id,
+        "person_id": person_id,
         "programme_code": cohort.programme_code,
         "cohort_code": cohort.code,
         "occupation": cohort.occupation,

@@ -164,7 +164,7 @@ def _outcome_event(
     cohort: Cohort, course: Course, app: Application, reason: str | None, now: datetime
 ) -> TrainingCompleted | TrainingNotCompleted:
     common = {
-        **learner_facts(app, cohort),
+        **learner_facts(app.person_id, cohort),
         "enrolment_id": app.application_id,
         "course_code": course.code,
     }

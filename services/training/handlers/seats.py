@@ -171,7 +171,7 @@ def _enrolled(session: AsyncSession, cohort: Cohort, app: Application, now: date
     stage(
         session,
         LearnerEnrolled(
-            **learner_facts(app, cohort),
+            **learner_facts(app.person_id, cohort),
             enrolment_id=app.application_id,
             rank=app.rank,
             enrolled_at=now,
@@ -185,7 +185,7 @@ def _waitlisted(
     stage(
         session,
         LearnerWaitlisted(
-            **learner_facts(app, cohort),
+            **learner_facts(app.person_id, cohort),
             application_id=app.application_id,
             rank=app.rank or 0,
             reason=reason,
@@ -267,24 +267,17 @@ def _new_application(
     session: AsyncSession, cohort: Cohort, person: KnownPerson, replica: Replica
 ) -> Application:
     now = datetime.now(UTC)
+    facts = learner_facts(person.person_id, cohort)
     app = Application(
         application_id=str(uuid.uuid4()),
-        cohort_code=cohort.code,
-        programme_code=cohort.programme_code,
-        occupation=cohort.occupation,
-        person_id=person.person_id,
+        **facts,
         status=Status.APPLIED,
         applied_at=now,
         updated_at=now,
     )
     _snapshot(app, person, replica)
     session.add(app)
-    stage(
-        session,
-        LearnerApplied(
-            **learner_facts(app, cohort), application_id=app.application_id, applied_at=now
-        ),
-    )
+    stage(session, LearnerApplied(**facts, application_id=app.application_id, applied_at=now))
     return app
 
 
@@ -383,7 +376,7 @@ async def _withdraw(
     stage(
         session,
         LearnerWithdrew(
-            **learner_facts(app, cohort),
+            **learner_facts(app.person_id, cohort),
             application_id=app.application_id,
             previous_status=previous,
             reason=reason,
