@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -32,7 +32,13 @@ from services.training.tables import (
     KnownPerson,
 )
 from shared.errors import Conflict, DomainError, Gone, NotFound
-from shared.events import LearnerApplied, LearnerEnrolled, LearnerWaitlisted, LearnerWithdrew
+from shared.events import (
+    LearnerApplied,
+    LearnerEnrolled,
+    LearnerWaitlisted,
+    LearnerWithdrew,
+    copied,
+)
 
 Status = ApplicationStatus
 
@@ -41,17 +47,13 @@ def rules_of(cohort: Cohort) -> Rules:
     return Rules(cohort.capacity, cohort.village_cap, cohort.one_per_household)
 
 
+# The application's columns selection reads: Candidate's fields, in their order (the raw
+# rows of placed_candidates are passed to it positionally).
+_CANDIDATE_COLUMNS = tuple(f.name for f in fields(Candidate))
+
+
 def candidate(app: Application) -> Candidate:
-    return Candidate(
-        application_id=app.application_id,
-        person_id=app.person_id,
-        applied_at=app.applied_at,
-        village_code=app.village_code,
-        household_id=app.household_id,
-        income_band=app.income_band,
-        band_floor=app.band_floor,
-        band_ceiling=app.band_ceiling,
-    )
+    return Candidate(**copied(app, *_CANDIDATE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -135,18 +137,6 @@ async def _applications(
     if statuses:
         query = query.where(col(Application.status).in_(list(statuses)))
     return list((await session.exec(query)).all())
-
-
-_CANDIDATE_COLUMNS = (
-    "application_id",
-    "person_id",
-    "applied_at",
-    "village_code",
-    "household_id",
-    "income_band",
-    "band_floor",
-    "band_ceiling",
-)
 
 
 async def placed_candidates(
