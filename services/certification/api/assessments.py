@@ -78,7 +78,7 @@ async def record(
         recorded = await assessments.record_results(session, code, batch, issuing)
     return [
         RecordedOut(
-            **AssessmentOut.model_validate(r.assessment, from_attributes=True).model_dump(),
+            **AssessmentOut.of(r.assessment).model_dump(),
             created=r.created,
         )
         for r in recorded
@@ -95,7 +95,7 @@ async def list_assessments(
 ) -> list[AssessmentOut]:
     async with db.transaction() as session:
         rows = await lookups.assessments(session, person_id, session_code, limit)
-    return [AssessmentOut.model_validate(r, from_attributes=True) for r in rows]
+    return [AssessmentOut.of(r) for r in rows]
 
 
 @router.get("/counts")

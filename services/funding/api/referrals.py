@@ -9,14 +9,8 @@ from fastapi import APIRouter, Path, Query
 from services.funding.domain import Status
 from services.funding.handlers import lookups, referrals
 from services.funding.schemas import BlockedOut, PersonReferralsOut, ReferralOut
-from services.funding.tables import Referral
 from shared.auth import Db, ReadKey
 from shared.types import Offset
-
-
-def referral_out(row: Referral) -> ReferralOut:
-    return ReferralOut.model_validate(row, from_attributes=True)
-
 
 router = APIRouter(tags=["referrals"])
 
@@ -42,13 +36,13 @@ async def list_referrals(
             limit=limit,
             offset=offset,
         )
-    return [referral_out(r) for r in rows]
+    return [ReferralOut.of(r) for r in rows]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def read_referral(referral_id: str, _: ReadKey, db: Db) -> ReferralOut:
     async with db.transaction() as session:
-        return referral_out(await referrals.get(session, referral_id))
+        return ReferralOut.of(await referrals.get(session, referral_id))
 
 
 @router.get("/people/{person_id}/referrals", response_model=PersonReferralsOut)
@@ -61,7 +55,7 @@ async def person_referrals(
         view = await referrals.person_view(session, person_id, datetime.now(UTC))
     return PersonReferralsOut(
         person_id=person_id,
-        referrals=[referral_out(r) for r in view.referrals],
+        referrals=[ReferralOut.of(r) for r in view.referrals],
         blocked=[
             BlockedOut(
                 product_code=b.product_code,
