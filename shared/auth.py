@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
@@ -243,3 +244,21 @@ ReadKey = Annotated[Operator, Depends(role_required(Role.read))]
 WriteKey = Annotated[Operator, Depends(role_required(Role.write))]
 AdminKey = Annotated[Operator, Depends(role_required(Role.admin))]
 Db = Annotated[Database, Depends(database_of)]
+
+
+def read_out(
+    router: APIRouter,
+    path: str,
+    read: Callable[[AsyncSession], Awaitable[dict[str, int]]],
+    *,
+    name: str,
+    description: str | None = None,
+) -> None:
+    """GET `path` for a read key: an operator's numbers (`/counts`, `/replica`) that `read`
+    takes in one transaction. Every service has these; `name` is the operation's name."""
+
+    async def endpoint(_: ReadKey, db: Db) -> dict[str, int]:
+        async with db.transaction() as session:
+            return await read(session)
+
+    router.get(path, name=name, description=description)(endpoint)

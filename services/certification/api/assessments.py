@@ -19,7 +19,7 @@ from services.certification.schemas import (
     SessionOut,
 )
 from services.certification.tables import AssessmentSession
-from shared.auth import Db, ReadKey, WriteKey
+from shared.auth import Db, ReadKey, WriteKey, read_out
 from shared.http import ERASED
 
 
@@ -98,7 +98,4 @@ async def list_assessments(
     return [AssessmentOut.of(r) for r in rows]
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await reports.counts(session)
+read_out(router, "/counts", reports.counts, name="counts")

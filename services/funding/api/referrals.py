@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from services.funding.domain import Status
 from services.funding.handlers import lookups, referrals
 from services.funding.schemas import BlockedOut, PersonReferralsOut, ReferralOut
-from shared.auth import Db, ReadKey
+from shared.auth import Db, ReadKey, read_out
 from shared.types import Offset
 
 router = APIRouter(tags=["referrals"])
@@ -70,14 +70,11 @@ async def person_referrals(
     )
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await referrals.counts(session)
-
-
-@router.get("/replica")
-async def replica(_: ReadKey, db: Db) -> dict[str, int]:
-    """How much of the registry and certification funding has seen (tests wait on it)."""
-    async with db.transaction() as session:
-        return await lookups.replica_sizes(session)
+read_out(router, "/counts", referrals.counts, name="counts")
+read_out(
+    router,
+    "/replica",
+    lookups.replica_sizes,
+    name="replica",
+    description="How much of the registry and certification funding has seen (tests wait on it).",
+)
