@@ -250,15 +250,13 @@ def read_out(
     router: APIRouter,
     path: str,
     read: Callable[[AsyncSession], Awaitable[dict[str, int]]],
-    *,
-    name: str,
     description: str | None = None,
 ) -> None:
     """GET `path` for a read key: an operator's numbers (`/counts`, `/replica`) that `read`
-    takes in one transaction. Every service has these; `name` is the operation's name."""
+    takes in one transaction. Every service has these; the operation is named by the path."""
 
     async def endpoint(_: ReadKey, db: Db) -> dict[str, int]:
         async with db.transaction() as session:
             return await read(session)
 
-    router.get(path, name=name, description=description)(endpoint)
+    router.get(path, name=path.strip("/"), description=description)(endpoint)

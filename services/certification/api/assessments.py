@@ -98,4 +98,4 @@ async def list_assessments(
     return [AssessmentOut.of(r) for r in rows]
 
 
-read_out(router, "/counts", reports.counts, name="counts")
+read_out(router, "/counts", reports.counts)

@@ -70,11 +70,6 @@ async def person_referrals(
     )
 
 
-read_out(router, "/counts", referrals.counts, name="counts")
-read_out(
-    router,
-    "/replica",
-    lookups.replica_sizes,
-    name="replica",
-    description="How much of the registry and certification funding has seen (tests wait on it).",
-)
+_REPLICA = "How much of the registry and certification funding has seen (tests wait on it)."
+read_out(router, "/counts", referrals.counts)
+read_out(router, "/replica", lookups.replica_sizes, _REPLICA)

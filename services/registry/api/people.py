@@ -99,4 +99,4 @@ async def merge(body: MergeIn, who: AdminKey, db: Db) -> PersonOut:
     return PersonOut.of(person, consents)
 
 
-read_out(router, "/counts", people.counts, name="counts")
+read_out(router, "/counts", people.counts)

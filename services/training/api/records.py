@@ -53,11 +53,6 @@ async def close(code: str, _: WriteKey, db: Db) -> ClosureOut:
     )
 
 
-read_out(router, "/counts", reports.counts, name="counts")
-read_out(
-    router,
-    "/replica",
-    reports.replica_sizes,
-    name="replica",
-    description="Rows in the registry replica, to watch it catch up with the registry.",
-)
+_REPLICA = "Rows in the registry replica, to watch it catch up with the registry."
+read_out(router, "/counts", reports.counts)
+read_out(router, "/replica", reports.replica_sizes, _REPLICA)
