@@ -108,6 +108,14 @@ async def get_or_404(
     return row
 
 
+async def count(session: AsyncSession, table: type[Any], *where: Any) -> int:
+    """How many rows `table` holds (that meet every `where` clause)."""
+    query = select(func.count()).select_from(table)
+    for clause in where:
+        query = query.where(clause)
+    return int((await session.exec(query)).one())
+
+
 def where_equal(query: Q, filters: Mapping[Any, object], *, blank_is_unset: bool = False) -> Q:
     """`query` narrowed to the rows whose column (each key, e.g. `Place.kind`) equals its
     value; a value of None is no filter (a list route's optional query parameter). With

@@ -15,16 +15,12 @@ from services.certification.tables import (
     Certificate,
     Holder,
 )
-from shared.db import get_or_404, where_equal
+from shared.db import count, get_or_404, where_equal
 
 
 async def session_counts(session: AsyncSession, row: AssessmentSession) -> dict[str, int]:
     """Candidates registered, and assessments by status."""
-    candidates = (
-        await session.exec(
-            select(func.count()).select_from(Candidate).where(Candidate.session_code == row.code)
-        )
-    ).one()
+    candidates = await count(session, Candidate, Candidate.session_code == row.code)
     by_status = (
         await session.exec(
             select(Assessment.status, func.count())

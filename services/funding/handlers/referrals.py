@@ -31,7 +31,7 @@ from services.funding.tables import (
     Referral,
     SharedData,
 )
-from shared.db import get_or_404, where_equal
+from shared.db import count, get_or_404, where_equal
 from shared.errors import DomainError, NotFound
 from shared.events import (
     LoanApproved,
@@ -552,12 +552,6 @@ async def search(
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    async def count(table: type, *where: Any) -> int:
-        query = select(func.count()).select_from(table)
-        for clause in where:
-            query = query.where(clause)
-        return int((await session.exec(query)).one())
-
     by_status = dict(
         (
             await session.exec(select(Referral.status, func.count()).group_by(col(Referral.status)))
@@ -572,9 +566,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         )
     ).one()
     result = {
-        "people": await count(KnownPerson),
-        "qualifications": await count(Qualification),
-        "consents": await count(ConsentRecord, col(ConsentRecord.withdrawn_at).is_(None)),
+        "people": await count(session, KnownPerson),
+        "qualifications": await count(session, Qualification),
+        "consents": await count(session, ConsentRecord, col(ConsentRecord.withdrawn_at).is_(None)),
         # Referrals the lenders were told of (held ones wait for consent).
         "referrals": sum(n for s, n in by_status.items() if s != Status.HELD),
         "referred_people": int(people),

@@ -31,7 +31,7 @@ from services.registry.tables import (
     Place,
     Trainer,
 )
-from shared.db import get_or_404, lock_aggregate
+from shared.db import count, get_or_404, lock_aggregate
 from shared.errors import Conflict, DomainError, Gone
 from shared.events import (
     HouseholdMemberLeft,
@@ -595,7 +595,7 @@ async def counts(session: AsyncSession) -> dict[str, int]:
             )
         )
     ).one()
-    households = (await session.exec(select(func.count()).select_from(Household))).one()
+    households = await count(session, Household)
     return {
         "people": int(by_status.get("active", 0)),
         "people_merged": int(by_status.get("merged", 0)),

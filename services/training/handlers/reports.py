@@ -22,7 +22,7 @@ from services.training.tables import (
     Programme,
     ProgrammeTarget,
 )
-from shared.db import get_or_404
+from shared.db import count, get_or_404
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,7 @@ async def counts_by_cohort(
 
 async def counts(session: AsyncSession) -> dict[str, int]:
     by_status = await status_counts(session)
-    known = (await session.exec(select(func.count()).select_from(KnownPerson))).one()
+    known = await count(session, KnownPerson)
     seated = sum(by_status[s] for s in ("enrolled", "completed", "not_completed"))
     return {
         "known_people": int(known),
@@ -195,7 +195,4 @@ async def replica_sizes(session: AsyncSession) -> dict[str, int]:
         "trainers": KnownTrainer,
         "organisations": KnownOrganisation,
     }
-    return {
-        name: int((await session.exec(select(func.count()).select_from(table))).one())
-        for name, table in tables.items()
-    }
+    return {name: await count(session, table) for name, table in tables.items()}
