@@ -14,8 +14,7 @@ from shared.outbox import OutboxColumns
 from shared.replica import ReplicaOrganisationColumns
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 # --- replicas, built from other services' events (never called directly) ----------------

@@ -18,8 +18,7 @@ from shared.replica import (
 )
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 # --- replica of registry and certification data, built from their events ------------------
@@ -30,8 +29,7 @@ class KnownPerson(Base, ReplicaPersonColumns, table=True):
     birth_year: int | None = None
 
 
-class KnownMembership(Base, ReplicaMembershipColumns, table=True):
-    pass
+class KnownMembership(Base, ReplicaMembershipColumns, table=True): ...
 
 
 class KnownHousehold(Base, ReplicaHouseholdColumns, table=True):

@@ -14,8 +14,7 @@ from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 class Person(Base, table=True):
