@@ -69,6 +69,12 @@ class Event(BaseModel):
         """The Kafka key (and CloudEvents subject): events with one key stay in order."""
         raise NotImplementedError
 
+    @classmethod
+    def fields_from(cls, source: object) -> dict[str, Any]:
+        """This class's fields read off `source` (`copied`): on a family's base, e.g.
+        CertificateEvent, what every event of the family says of the row it tells of."""
+        return copied(source, *cls.model_fields)
+
 
 def copied(source: object, *names: str) -> dict[str, Any]:
     """`source`'s attributes of these names, read as attributes (a row loads what it must):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -27,7 +26,6 @@ from shared.events import (
     QualificationExpired,
     QualificationRenewed,
     QualificationRevoked,
-    copied,
 )
 
 # Random picks before the list counts as full (at 75% full, 64 misses in a row: ~1e-8).
@@ -110,7 +108,7 @@ async def issue(
     stage(
         session,
         QualificationAwarded(
-            **_told(certificate),
+            **CertificateEvent.fields_from(certificate),
             valid_until=certificate.valid_until,
             awarded_at=now,
             standard_code=standard.code,
@@ -118,11 +116,6 @@ async def issue(
         ),
     )
     return certificate
-
-
-def _told(certificate: Certificate) -> dict[str, Any]:
-    """What every qualification event says of its certificate: CertificateEvent's fields."""
-    return copied(certificate, *CertificateEvent.model_fields)
 
 
 async def locked(session: AsyncSession, number: str) -> Certificate:
@@ -150,7 +143,12 @@ async def revoke(session: AsyncSession, number: str, reason: str) -> Certificate
     certificate.revoked_at = now
     certificate.revocation_reason = reason
     session.add(certificate)
-    stage(session, QualificationRevoked(**_told(certificate), reason=reason, revoked_at=now))
+    stage(
+        session,
+        QualificationRevoked(
+            **CertificateEvent.fields_from(certificate), reason=reason, revoked_at=now
+        ),
+    )
     return certificate
 
 
@@ -185,7 +183,7 @@ async def renew(session: AsyncSession, number: str, issuing: Issuing) -> Certifi
     stage(
         session,
         QualificationRenewed(
-            **_told(certificate),
+            **CertificateEvent.fields_from(certificate),
             previous_valid_until=previous,
             valid_until=certificate.valid_until,
             renewed_at=now,
@@ -229,7 +227,9 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
         stage(
             session,
             QualificationExpired(
-                **_told(certificate), valid_until=certificate.valid_until, expired_at=now
+                **CertificateEvent.fields_from(certificate),
+                valid_until=certificate.valid_until,
+                expired_at=now,
             ),
         )
         expired += 1

@@ -18,7 +18,6 @@ from shared.events import (
     QualificationExpired,
     QualificationRenewed,
     QualificationRevoked,
-    copied,
 )
 
 
@@ -40,7 +39,7 @@ async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualif
 
 def _replica(event: CertificateEvent, valid_until: date) -> Qualification:
     """A certificate funding has not seen, as the event tells it."""
-    return Qualification(**copied(event, *CertificateEvent.model_fields), valid_until=valid_until)
+    return Qualification(**CertificateEvent.fields_from(event), valid_until=valid_until)
 
 
 async def _withdraw_certificate(

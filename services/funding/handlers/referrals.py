@@ -209,7 +209,7 @@ def _describe(referral: Referral, evaluation: domain.Evaluation, version: int) -
 
 def _ids(referral: Referral) -> dict[str, Any]:
     """What every referral event says of its referral: ReferralEvent's fields."""
-    return copied(referral, *ReferralEvent.model_fields)
+    return ReferralEvent.fields_from(referral)
 
 
 # What a referral rests on, told by LoanReferralHeld, Created and Shared.
