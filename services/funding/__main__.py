@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding import api
+from services.funding import api, tables
 from services.funding.consumers import HANDLERS
 from services.funding.handlers import catalogue, referrals, webhook_deliveries
 from services.funding.settings import FundingSettings
-from services.funding.tables import ApiKey, Inbox, Outbox
-from shared import auth_api
-from shared.auth import ApiKeys
 from shared.runtime import Service
 from shared.topics import partner_topic
 
@@ -24,14 +20,7 @@ PAGE = 500
 
 def build(settings: FundingSettings | None = None) -> Service:
     settings = settings or FundingSettings()
-    service = Service(
-        name="funding",
-        settings=settings,
-        outbox=Outbox,
-        inbox=Inbox,
-        migrations=Path(__file__).parent / "migrations",
-        handlers=HANDLERS,
-    )
+    service = Service(name="funding", settings=settings, tables=tables, handlers=HANDLERS)
     db = service.db
     seed_document = catalogue.load_seed()
 
@@ -47,8 +36,6 @@ def build(settings: FundingSettings | None = None) -> Service:
         await service.ensure_topics(names)
 
     service.startup_hooks.append(seed_and_topics)
-    keys = ApiKeys(db, ApiKey)
-    auth_api.install(service, keys, settings.admin_key)
     destinations = settings.webhook_destinations()
     # What the routers' dependencies (api/deps.py) read back.
     service.app.state.ensure_topics = ensure_partner_topics

@@ -1,4 +1,4 @@
-"""What several certification use cases share: the event source, the person lock, lookups."""
+"""What several certification use cases share: staging an event, the person lock, lookups."""
 
 from __future__ import annotations
 
@@ -6,12 +6,19 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
-from services.certification.tables import Standard
-from shared.db import lock_aggregate
+from services.certification.tables import Outbox, Standard
+from shared import outbox
+from shared.db import get_or_404, lock_aggregate
 from shared.envelope import source_of
 from shared.errors import NotFound
+from shared.events import Event
 
 SOURCE = source_of("certification")
+
+
+def stage(session: AsyncSession, event: Event) -> str:
+    """Add the event to certification's outbox in the caller's transaction."""
+    return outbox.stage(session, Outbox, event, source=SOURCE)
 
 
 async def lock_person(session: AsyncSession, person_id: str) -> None:
@@ -22,10 +29,7 @@ async def lock_person(session: AsyncSession, person_id: str) -> None:
 
 
 async def standard(session: AsyncSession, code: str, field: str = "standard_code") -> Standard:
-    row = await session.get(Standard, code)
-    if row is None:
-        raise NotFound(f"no standard {code!r}", field=field)
-    return row
+    return await get_or_404(session, Standard, code, what="standard", field=field)
 
 
 def units_of(row: Standard) -> list[domain.Unit]:

@@ -5,7 +5,7 @@ lock; a lifecycle event that overtakes its award keeps what it says.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,15 +24,7 @@ from shared.events import (
 async def on_qualification_awarded(session: AsyncSession, event: QualificationAwarded) -> None:
     await lock_person(session, event.person_id)
     if await session.get(Qualification, event.certificate_number) is None:
-        session.add(
-            Qualification(
-                certificate_number=event.certificate_number,
-                person_id=event.person_id,
-                occupation=event.occupation,
-                level=event.level,
-                valid_until=event.valid_until,
-            )
-        )
+        session.add(_replica(event, event.valid_until))
         await session.flush()
     await referrals.refer(session, event.person_id)
 
@@ -41,14 +33,13 @@ async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualif
     await lock_person(session, event.person_id)
     found = await session.get(Qualification, event.certificate_number)
     if found is None:  # the award has not reached us yet: keep what this event says
-        found = Qualification(
-            certificate_number=event.certificate_number,
-            person_id=event.person_id,
-            occupation=event.occupation,
-            level=event.level,
-            valid_until=getattr(event, "valid_until", datetime.now(UTC).date()),
-        )
+        found = _replica(event, getattr(event, "valid_until", datetime.now(UTC).date()))
     return found
+
+
+def _replica(event: CertificateEvent, valid_until: date) -> Qualification:
+    """A certificate funding has not seen, as the event tells it."""
+    return Qualification(**CertificateEvent.fields_from(event), valid_until=valid_until)
 
 
 async def _withdraw_certificate(

@@ -21,7 +21,7 @@ from services.funding import webhooks
 from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings
 from services.funding.tables import Referral, WebhookDelivery, WebhookEndpoint
-from shared.db import Database
+from shared.db import Database, where_equal
 from shared.errors import DomainError, NotFound
 from shared.events import LoanReferralShared
 
@@ -81,11 +81,8 @@ async def deliveries(
     session: AsyncSession, lender_code: str | None, status: str | None, limit: int
 ) -> list[WebhookDelivery]:
     query = select(WebhookDelivery).order_by(col(WebhookDelivery.created_at)).limit(limit)
-    if lender_code:
-        query = query.where(WebhookDelivery.lender_code == lender_code)
-    if status:
-        query = query.where(WebhookDelivery.status == status)
-    return list((await session.exec(query)).all())
+    filters = {WebhookDelivery.lender_code: lender_code, WebhookDelivery.status: status}
+    return list((await session.exec(where_equal(query, filters, blank_is_unset=True))).all())
 
 
 @dataclass(frozen=True)
