@@ -8,6 +8,7 @@ fast path is checked against the SDK, not against a copy of itself.
 from __future__ import annotations
 
 import contextlib
+import enum
 import random
 import types
 import uuid
@@ -246,9 +247,14 @@ def test_a_whole_record_is_the_one_the_sdk_and_rfc8785_made(cls: type[events.Eve
         assert record.key == event.key().encode()
 
 
+class _Kind(str, enum.Enum):  # noqa: UP042 (StrEnum's str() is its value)
+    PLAIN = "plain"
+
+
 def test_canonical_bytes_are_rfc8785s_for_any_header_values() -> None:
     rng = random.Random("canonical")
     values = [*TEXTS, "a4b0c0e2-1a5c-4c59-9a7e-3d1f1f5e2b7a", "2026-01-01T00:00:00Z", "\ud800"]
+    values += [_Kind.PLAIN] * 3  # a str whose str() is not its text: JCS writes the text
     names = [*signing.SIGNED_ATTRIBUTES.values(), "traceparent", signing.HEADER]
     for _ in range(2_000):
         headers = {n: rng.choice(values) for n in names if rng.random() < 0.8}
