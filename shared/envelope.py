@@ -115,9 +115,10 @@ def binary(
 ) -> tuple[dict[str, str], bytes]:
     """sdk_binary's headers and value, written directly."""
     subject = event.key()
-    plain = (source, subject, event_id)
-    if not all(text and text.isascii() for text in plain) or time.tzinfo is None:
-        # Empty or missing (the SDK refuses them) or non-ASCII: the SDK's own rules.
+    plain = source and subject and event_id  # the SDK refuses an empty or missing one
+    if not plain or not (source.isascii() and subject.isascii() and event_id.isascii()):
+        return sdk_binary(event, source=source, event_id=event_id, time=time)  # its own rules
+    if time.tzinfo is None:
         return sdk_binary(event, source=source, event_id=event_id, time=time)
     # The SDK's order: the attributes as given, then the specversion it adds.
     headers = {
