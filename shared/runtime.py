@@ -90,6 +90,9 @@ class Service:
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         # Long-running jobs (schedules, import workers): started last, cancelled first.
         self.background: list[Callable[[], Awaitable[None]]] = []
+        # Run at stop once the background jobs are cancelled, last added first (e.g. closing
+        # an HTTP client a startup hook opened for them).
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.republished_on_start = 0  # retained outbox rows replayed to a broker that lost them
@@ -203,6 +206,11 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hook in reversed(self.shutdown_hooks):
+            try:
+                await hook()
+            except Exception:  # the relay, broker and database are still stopped
+                log.exception("%s: shutdown hook failed", self.name)
         try:
             await asyncio.wait_for(self.relay.stop(), timeout=10)
         except TimeoutError:

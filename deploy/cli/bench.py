@@ -1,4 +1,5 @@
-"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`.
+"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`,
+`-envelope`.
 
 Each prints its figures and writes them as JSON to `--out` (var/bench by default), as
 `<name>-<UTC timestamp>.json` (deploy/bench/harness.py, `recording`).
@@ -94,3 +95,14 @@ def bench_verify(
     from deploy.bench.verify import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir, out_dir=_checked(out, data_dir)))
+
+
+def bench_envelope(
+    events: Annotated[int, typer.Option(min=1, help="events per round")] = 2_000,
+    rounds: Annotated[int, typer.Option(min=1, help="the best round counts")] = 7,
+    data_dir: Path = Path("var/bench"),
+) -> None:
+    """µs per event to encode and decode a record: the cloudevents SDK's way and the fast path."""
+    from deploy.bench.envelope import run
+
+    raise typer.Exit(run(events=events, rounds=rounds, data_dir=data_dir))

@@ -52,11 +52,25 @@ def build(settings: FundingSettings | None = None) -> Service:
     service.sweep("referral expiry", settings.expiry_sweep_seconds, expire_page, PAGE)
     service.every(settings.delivery_sweep_seconds, delivered_by_topic, "topic delivery")
 
-    async def webhooks() -> None:
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
-            while await webhook_deliveries.deliver_due(db, client, settings, destinations):
-                pass
+    # One HTTP client for the life of the service: one per tick built a TLS context (the CA
+    # bundle read and parsed) every webhook_poll_seconds, most of an idle funding's CPU.
+    client: httpx.AsyncClient | None = None
 
+    async def open_client() -> None:
+        nonlocal client
+        client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+
+    async def close_client() -> None:
+        if client is not None:
+            await client.aclose()
+
+    async def webhooks() -> None:
+        assert client is not None  # opened by a startup hook, before background jobs start
+        while await webhook_deliveries.deliver_due(db, client, settings, destinations):
+            pass
+
+    service.startup_hooks.append(open_client)
+    service.shutdown_hooks.append(close_client)
     service.every(settings.webhook_poll_seconds, webhooks, "webhook deliveries")
     return service
 

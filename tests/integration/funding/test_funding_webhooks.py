@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from services.funding import webhooks
+from services.funding.handlers import webhook_deliveries
 from shared.events import (
     ConsentWithdrawn,
     LoanReferralCancelled,
@@ -202,3 +204,24 @@ async def test_disabling_an_endpoint_gives_up_what_was_queued_for_it(
     assert all(d["status"] == "dead" for d in queued), queued
     assert {d["last_error"] for d in queued if d["attempts"] == 0} <= {"endpoint disabled"}
     assert any(d["last_error"] == "endpoint disabled" for d in queued)
+
+
+async def test_every_webhook_tick_uses_the_one_client_opened_at_start(
+    funding: RunningFunding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client per tick built a TLS context every webhook_poll_seconds (issue 14).
+    clients: list[httpx.AsyncClient] = []
+    deliver_due = webhook_deliveries.deliver_due
+
+    async def spy(*args: Any) -> int:
+        clients.append(args[1])
+        return await deliver_due(*args)
+
+    monkeypatch.setattr(webhook_deliveries, "deliver_due", spy)
+
+    async def ticks() -> int:
+        return len(clients)
+
+    await eventually(ticks, lambda n: n >= 5, timeout=10, what="five webhook ticks")
+    assert len({id(client) for client in clients}) == 1
+    assert not clients[0].is_closed
