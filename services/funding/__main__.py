@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding import api, tables
+from services.funding import api, tables, webhooks
 from services.funding.consumers import HANDLERS
 from services.funding.handlers import catalogue, referrals, webhook_deliveries
 from services.funding.settings import FundingSettings
@@ -52,26 +51,16 @@ def build(settings: FundingSettings | None = None) -> Service:
     service.sweep("referral expiry", settings.expiry_sweep_seconds, expire_page, PAGE)
     service.every(settings.delivery_sweep_seconds, delivered_by_topic, "topic delivery")
 
-    # One HTTP client for the life of the service: one per tick built a TLS context (the CA
+    # HTTP clients for the life of the service: one per tick built a TLS context (the CA
     # bundle read and parsed) every webhook_poll_seconds, most of an idle funding's CPU.
-    client: httpx.AsyncClient | None = None
+    clients = webhooks.Clients(settings.webhook_timeout_seconds)
 
-    async def open_client() -> None:
-        nonlocal client
-        client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
-
-    async def close_client() -> None:
-        if client is not None:
-            await client.aclose()
-
-    async def webhooks() -> None:
-        assert client is not None  # opened by a startup hook, before background jobs start
-        while await webhook_deliveries.deliver_due(db, client, settings, destinations):
+    async def deliver_webhooks() -> None:
+        while await webhook_deliveries.deliver_due(db, clients, settings, destinations):
             pass
 
-    service.startup_hooks.append(open_client)
-    service.shutdown_hooks.append(close_client)
-    service.every(settings.webhook_poll_seconds, webhooks, "webhook deliveries")
+    service.shutdown_hooks.append(clients.aclose)
+    service.every(settings.webhook_poll_seconds, deliver_webhooks, "webhook deliveries")
     return service
 
 
