@@ -22,3 +22,4 @@ app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options"
 app.add_typer(dlq.dlq, name="dlq")
 app.add_typer(acls.acls, name="acls")
 app.command("bench-verify")(bench.bench_verify)
+app.command("bench-drain")(bench.bench_drain)

@@ -94,3 +94,22 @@ def bench_verify(
     from deploy.bench.verify import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir, out_dir=_checked(out, data_dir)))
+
+
+def bench_drain(
+    people: Annotated[int, typer.Option(min=1, help="people (funding) and completions")] = 20_000,
+    service: Annotated[
+        list[str] | None, typer.Option(help="funding and/or certification (default both)")
+    ] = None,
+    data_dir: Path = Path("var/bench-drain"),
+    out: Out = RESULTS_DIR,
+) -> None:
+    """Drain rate of funding and certification, each alone, from a pre-filled topic."""
+    from deploy.bench.drain import run
+
+    services = service or ["funding", "certification"]
+    unknown = set(services) - {"funding", "certification"}
+    if unknown:
+        raise typer.BadParameter(f"unknown service {sorted(unknown)}", param_hint="--service")
+    out_dir = _checked(out, data_dir)
+    raise typer.Exit(run(people=people, services=services, data_dir=data_dir, out_dir=out_dir))
