@@ -38,8 +38,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shared services deploy
 
-bench: $(STAMP)  ## N learners (default 10,000) through the journey; prints throughput and latency, writes them to var/bench/
-	$(BIN)/skillbridge bench $(if $(LEARNERS),--learners $(LEARNERS),)
+bench: $(STAMP)  ## one run, four parts (throughput, latency at 20/100/200 learners/s, drain, raw broker); LEARNERS=N (default 10,000), BENCH_ARGS="--latency-seconds 2 --profile"; writes var/bench/journey-<UTC>.json
+	$(BIN)/skillbridge bench $(if $(LEARNERS),--learners $(LEARNERS),) $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
-from shared.http import guard
+from shared.http import app_state, guard
 
 TOKEN_PREFIX = "sbk_"
 # The key the operator gives at start-up (<SERVICE>_ADMIN_KEY); it creates the other keys.
@@ -48,6 +49,9 @@ class Forbidden(DomainError):
 
 
 class ApiKeyColumns(SQLModel):
+    """`class ApiKey(Base, ApiKeyColumns, table=True): ...` in each service's tables.py."""
+
+    __tablename__ = "api_key"
     key_id: str = Field(primary_key=True, max_length=36)
     name: str = Field(max_length=100, unique=True)
     role: str = Field(max_length=10)
@@ -208,10 +212,7 @@ class ApiKeys:
 
 def keys_of(request: Request) -> ApiKeys:
     """The service's keys, put on `app.state.api_keys` by shared.auth_api.install."""
-    keys = getattr(request.app.state, "api_keys", None)
-    if not isinstance(keys, ApiKeys):
-        raise RuntimeError("no ApiKeys on app.state: call shared.auth_api.install first")
-    return keys
+    return app_state(request, "api_keys", ApiKeys)
 
 
 def role_required(role: Role) -> Callable[..., Awaitable[Operator]]:
@@ -235,10 +236,7 @@ def role_required(role: Role) -> Callable[..., Awaitable[Operator]]:
 
 def database_of(request: Request) -> Database:
     """The service's database, put on `app.state.db` by shared.runtime.Service."""
-    db = getattr(request.app.state, "db", None)
-    if not isinstance(db, Database):
-        raise RuntimeError("no Database on app.state")
-    return db
+    return app_state(request, "db", Database)
 
 
 # The aliases routes declare (after fastapi/full-stack-fastapi-template's api/deps.py).
@@ -246,3 +244,19 @@ ReadKey = Annotated[Operator, Depends(role_required(Role.read))]
 WriteKey = Annotated[Operator, Depends(role_required(Role.write))]
 AdminKey = Annotated[Operator, Depends(role_required(Role.admin))]
 Db = Annotated[Database, Depends(database_of)]
+
+
+def read_out(
+    router: APIRouter,
+    path: str,
+    read: Callable[[AsyncSession], Awaitable[dict[str, int]]],
+    description: str | None = None,
+) -> None:
+    """GET `path` for a read key: an operator's numbers (`/counts`, `/replica`) that `read`
+    takes in one transaction. Every service has these; the operation is named by the path."""
+
+    async def endpoint(_: ReadKey, db: Db) -> dict[str, int]:
+        async with db.transaction() as session:
+            return await read(session)
+
+    router.get(path, name=path.strip("/"), description=description)(endpoint)

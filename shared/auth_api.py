@@ -1,12 +1,12 @@
 """Routes for operator API keys, admin only: create (the token is shown once), list, revoke.
 
-Every service with keys mounts the same module-level router (`install`).
+Every service mounts the same module-level router (`install`, called by `shared.runtime.Service`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, SecretStr
@@ -23,8 +23,10 @@ from shared.auth import (
     role_required,
 )
 from shared.errors import Conflict, NotFound
-from shared.runtime import Service
 from shared.types import Input
+
+if TYPE_CHECKING:  # shared.runtime installs these routes in every Service
+    from shared.runtime import Service
 
 
 class KeyIn(Input):

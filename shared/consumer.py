@@ -111,6 +111,9 @@ class EventConsumer:
             group_id=self.group_id,
             batch=True,
             max_records=self._settings.consumer_batch_size,
+            # No hop waits on a fixed poll when work is there (docs/decisions/0016).
+            batch_timeout_ms=self._settings.consumer_batch_wait_ms,
+            fetch_max_wait_ms=self._settings.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             session_timeout_ms=self._settings.consumer_session_timeout_ms,

@@ -5,7 +5,7 @@ SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) is chosen by UR
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +17,7 @@ from sqlalchemy import DateTime, event, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,6 +26,7 @@ from shared.errors import NotFound
 
 STAGED_EVENTS = "skillbridge.staged_events"
 T = TypeVar("T")
+Q = TypeVar("Q", bound=Select[Any])
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -111,13 +113,39 @@ async def lock_aggregates(session: AsyncSession, keys: Iterable[str]) -> None:
 
 
 async def get_or_404(
-    session: AsyncSession, table: type[T], key: object, *, what: str, field: str
+    session: AsyncSession,
+    table: type[T],
+    key: object,
+    *,
+    what: str,
+    field: str,
+    quoted: bool = True,
 ) -> T:
-    """The row with this primary key, or a 404 naming the field: `no <what> '<key>'`."""
+    """The row with this primary key, or a 404 naming the field: `no <what> '<key>'`, or
+    `no <what> <key>` with `quoted=False` (the registry's and funding's older messages)."""
     row = await session.get(table, key)
     if row is None:
-        raise NotFound(f"no {what} {key!r}", field=field)
+        raise NotFound(f"no {what} {key!r}" if quoted else f"no {what} {key}", field=field)
     return row
+
+
+async def count(session: AsyncSession, table: type[Any], *where: Any) -> int:
+    """How many rows `table` holds (that meet every `where` clause)."""
+    query = select(func.count()).select_from(table)
+    for clause in where:
+        query = query.where(clause)
+    return int((await session.exec(query)).one())
+
+
+def where_equal(query: Q, filters: Mapping[Any, object], *, blank_is_unset: bool = False) -> Q:
+    """`query` narrowed to the rows whose column (each key, e.g. `Place.kind`) equals its
+    value; a value of None is no filter (a list route's optional query parameter). With
+    `blank_is_unset` an empty string is none either (routes where `?actor=` lists all)."""
+    for column, value in filters.items():
+        if value is None or (blank_is_unset and value == ""):
+            continue
+        query = query.where(column == value)
+    return query
 
 
 class Database:

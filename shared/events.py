@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +68,19 @@ class Event(BaseModel):
     def key(self) -> str:
         """The Kafka key (and CloudEvents subject): events with one key stay in order."""
         raise NotImplementedError
+
+    @classmethod
+    def fields_from(cls, source: object) -> dict[str, Any]:
+        """This class's fields read off `source` (`copied`): on a family's base, e.g.
+        CertificateEvent, what every event of the family says of the row it tells of."""
+        return copied(source, *cls.model_fields)
+
+
+def copied(source: object, *names: str) -> dict[str, Any]:
+    """`source`'s attributes of these names, read as attributes (a row loads what it must):
+    an event's fields from the row it tells of, or a replica's columns from an event, where
+    the two name them alike (e.g. `*CertificateEvent.model_fields`)."""
+    return {name: getattr(source, name) for name in names}
 
 
 class PersonEvent(Event):

@@ -162,6 +162,15 @@ def guard(
     return dependency
 
 
+def app_state(request: Request, name: str, kind: type[D]) -> D:
+    """What the service's wiring (`Service`, `__main__.build`) put on `app.state.<name>` for
+    a route's dependency, checked to be a `kind`: mis-wiring fails loudly, not oddly."""
+    found = getattr(request.app.state, name, None)
+    if not isinstance(found, kind):
+        raise RuntimeError(f"no {kind.__name__} on app.state.{name}: see __main__.build")
+    return found
+
+
 def _guards(dependant: Dependant | None) -> Iterator[Guard]:
     if dependant is None:
         return

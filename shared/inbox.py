@@ -13,6 +13,9 @@ from shared.db import UtcDateTime
 
 
 class InboxColumns(SQLModel):
+    """`class Inbox(Base, InboxColumns, table=True): ...` in each service's tables.py."""
+
+    __tablename__ = "inbox"
     consumer: str = Field(primary_key=True, max_length=100)
     event_id: str = Field(primary_key=True, max_length=64)
     processed_at: datetime = Field(sa_type=UtcDateTime)

@@ -90,7 +90,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
         enable_idempotence=settings.kafka_enable_idempotence,
         client_id=f"skillbridge-{settings.service_name}",
         log_level=logging.DEBUG,  # FastStream's per-batch lines would drown the service log
-        linger_ms=5,
+        linger_ms=settings.producer_linger_ms,  # docs/decisions/0016
     )
 
 

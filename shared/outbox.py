@@ -1,9 +1,10 @@
 """Transactional outbox: events are written with the state change and published by a relay.
 
-A service's tables.py declares `class Outbox(OutboxColumns, <Base>, table=True)`. `stage`
-adds a row inside the caller's transaction; `OutboxRelay` publishes unsent rows in
-batches, waits for the broker's acknowledgements and only then marks them sent, so a
-crash at any point re-publishes (at-least-once) and never loses an event.
+A service's tables.py declares `class Outbox(Base, OutboxColumns, table=True): ...` (the mixin
+names the table, the same in every service). `stage` adds a row inside the caller's
+transaction; `OutboxRelay` publishes unsent rows in batches, waits for the broker's
+acknowledgements and only then marks them sent, so a crash at any point re-publishes
+(at-least-once) and never loses an event.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 
 class OutboxColumns(SQLModel):
+    __tablename__ = "outbox"
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=64, unique=True)
     topic: str = Field(max_length=255)

@@ -1,5 +1,6 @@
-"""The registry replica other services keep: column mixins and the handlers that apply
-registry events to them, the way `OutboxColumns` serves every outbox.
+"""The registry replica other services keep: column mixins, the handlers that apply
+registry events to them (the way `OutboxColumns` serves every outbox) and the lookup a
+command naming a replicated organisation makes (`known_organisation`).
 
 A service still declares its own tables (`class KnownMembership(Base,
 ReplicaMembershipColumns, table=True)`, in its own metadata; the mixin names the table),
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.batch import Delivered, batched
 from shared.db import UtcDateTime
+from shared.errors import NotFound
 from shared.events import (
     HouseholdIncomeRecorded,
     HouseholdMemberJoined,
@@ -34,6 +36,7 @@ from shared.events import (
 )
 
 ACTIVE, ERASED, MERGED = "active", "erased", "merged"
+OrganisationRow = TypeVar("OrganisationRow", bound="ReplicaOrganisationColumns")
 
 
 class ReplicaPersonColumns(SQLModel):
@@ -213,3 +216,18 @@ async def on_organisation_registered(
     organisation: Any = await session.get(table, event.code) or table(code=event.code)
     organisation.kind, organisation.name = event.kind, event.name
     session.add(organisation)
+
+
+async def known_organisation(
+    session: AsyncSession, table: type[OrganisationRow], code: str, *, service: str, field: str
+) -> OrganisationRow:
+    """The organisation as the service's replica has it, or a 404 that says why it may be
+    missing (a command naming one that the registry's event has not brought yet)."""
+    organisation = await session.get(table, code)
+    if organisation is None:
+        raise NotFound(
+            f"organisation {code!r} is not known to {service} (not registered, or the "
+            "registry's event has not arrived yet)",
+            field=field,
+        )
+    return organisation

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared import auth_api
+from shared.auth import ApiKeyColumns, ApiKeys
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
 from shared.envelope import source_of
@@ -32,29 +34,47 @@ from shared.topics import dlq_topic, service_topic
 log = logging.getLogger(__name__)
 
 
+class ServiceTables(Protocol):
+    """A service's tables module (services/<name>/tables.py) as `Service` reads it: the
+    tables every service declares from the shared mixins. Its Alembic scripts are the
+    migrations/ folder beside it."""
+
+    @property
+    def __file__(self) -> str | None: ...
+
+    @property
+    def Outbox(self) -> type[OutboxColumns]: ...
+
+    @property
+    def Inbox(self) -> type[InboxColumns]: ...
+
+    @property
+    def ApiKey(self) -> type[ApiKeyColumns]: ...
+
+
 class Service:
     def __init__(
         self,
         *,
         name: str,
         settings: ServiceSettings,
-        outbox: type[OutboxColumns],
-        inbox: type[InboxColumns],
-        migrations: Path,
+        tables: ServiceTables,
         handlers: Mapping[type[Event], Handler] | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.source = source_of(name)
-        self.outbox = outbox
-        self.migrations = migrations
+        self.outbox = tables.Outbox
+        if tables.__file__ is None:  # a module built in memory: no folder to find migrations in
+            raise ValueError(f"{name}: its tables module has no file")
+        self.migrations = Path(tables.__file__).parent / "migrations"
         self.db = Database(settings.database_url)
         # Every event this service stages is signed with this key (docs/decisions/0013).
         self.signing_key = install_signing_key(name, settings)
         self.broker = make_broker(settings)
         self.relay = OutboxRelay(
             self.db,
-            outbox,
+            self.outbox,
             publisher_for(self.broker),
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
@@ -63,13 +83,16 @@ class Service:
         self.consumer: EventConsumer | None = None
         if handlers:
             self.consumer = EventConsumer(
-                name=name, db=self.db, inbox=inbox, handlers=handlers, settings=settings
+                name=name, db=self.db, inbox=tables.Inbox, handlers=handlers, settings=settings
             )
             self.consumer.subscribe(self.broker)
         # Run after migrations, before consumers start (e.g. funding's partner topics).
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         # Long-running jobs (schedules, import workers): started last, cancelled first.
         self.background: list[Callable[[], Awaitable[None]]] = []
+        # Run at stop once the background jobs are cancelled, last added first (e.g. closing
+        # an HTTP client a startup hook opened for them).
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.republished_on_start = 0  # retained outbox rows replayed to a broker that lost them
@@ -81,7 +104,9 @@ class Service:
         # Paths with a limit of their own (e.g. the registry's CSV upload), read per request.
         self.body_limits: dict[str, int] = {}
         install_body_limit(self.app, settings.max_body_bytes, self.body_limits)
-        # `/stats` needs a read key: shared/auth_api.install mounts it with the key routes.
+        # Operator keys for every route; `/stats` needs a read key, so it is mounted with them.
+        self.api_keys = ApiKeys(self.db, tables.ApiKey)
+        auth_api.install(self, self.api_keys, settings.admin_key)
 
     async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
         consumed = self.consumer.topics if self.consumer else []
@@ -181,6 +206,11 @@ class Service:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hook in reversed(self.shutdown_hooks):
+            try:
+                await hook()
+            except Exception:  # the relay, broker and database are still stopped
+                log.exception("%s: shutdown hook failed", self.name)
         try:
             await asyncio.wait_for(self.relay.stop(), timeout=10)
         except TimeoutError:

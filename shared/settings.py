@@ -110,6 +110,7 @@ class ServiceSettings(KafkaSecurity):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     relay_batch_size: int = Field(default=500, ge=1)
+    # A fallback only: a commit that staged events wakes the relay at once (shared/db.py).
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)
 
@@ -120,6 +121,16 @@ class ServiceSettings(KafkaSecurity):
         validation_alias=AliasChoices("KAFKA_CONSUMER_GROUP_PREFIX", "consumer_group_prefix"),
     )
     consumer_batch_size: int = Field(default=500, ge=1)
+    # Latency at low load (docs/decisions/0016). The broker holds an empty fetch this long
+    # and the embedded one does not answer early when a record arrives; aiokafka's 500 ms
+    # default put up to half a second on every hop.
+    consumer_fetch_max_wait_ms: int = Field(default=20, ge=0)
+    # How long an idle consumer waits for a first record; FastStream then sleeps as long
+    # again before the next poll, so a record arriving in that sleep waits for it.
+    consumer_batch_wait_ms: int = Field(default=10, ge=1)
+    # Records the producer holds back to fill a batch. The relay hands a whole batch to the
+    # producer before it yields, so batches fill without a linger (0016).
+    producer_linger_ms: int = Field(default=0, ge=0)
     consumer_max_attempts: int = Field(default=3, ge=1)
     consumer_retry_base_seconds: float = Field(default=0.2, gt=0)
     # Short enough that a crashed member is noticed quickly, long enough for GC pauses.

@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -70,13 +71,33 @@ def _b64decode(text: str) -> bytes:
     return base64.b64decode(padded, validate=True)
 
 
-def canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
-    """The bytes that are signed: JCS of the attributes (absent ones null) and the data's hash."""
+def jcs_canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
+    """The bytes that are signed: JCS of the attributes (absent ones null) and the data's hash,
+    written by the rfc8785 library (any header value; canonical_bytes' reference)."""
     document: dict[str, str | None] = {
         attribute: headers.get(header) for attribute, header in SIGNED_ATTRIBUTES.items()
     }
     document["data_sha256"] = b64url(hashlib.sha256(value).digest())
     return rfc8785.dumps(document)
+
+
+# JCS orders members by the UTF-16 code units of their names: fixed names, so a fixed order.
+_JCS_NAMES = sorted([*SIGNED_ATTRIBUTES, "data_sha256"], key=lambda n: n.encode("utf-16be"))
+_JCS_HEADERS = [SIGNED_ATTRIBUTES.get(name) for name in _JCS_NAMES]  # None: the data's hash
+_JCS_TEMPLATE = "{" + ",".join(f'"{name}":"%s"' for name in _JCS_NAMES) + "}"
+# Printable ASCII but `"` and `\`: JCS writes such a string as it is, between quotes.
+_VERBATIM = re.compile(r"[ !#-\[\]-~]*")
+
+
+def canonical_bytes(headers: Mapping[str, str], value: bytes) -> bytes:
+    """jcs_canonical_bytes, byte for byte, written directly when every attribute is there and
+    plain ASCII (always, for what encode writes), at a third of the library's cost."""
+    digest = b64url(hashlib.sha256(value).digest())
+    texts = [digest if header is None else headers.get(header) for header in _JCS_HEADERS]
+    plain = [text for text in texts if type(text) is str]  # exactly str: no str subclass
+    if len(plain) == len(texts) and _VERBATIM.fullmatch("".join(plain)):
+        return (_JCS_TEMPLATE % tuple(plain)).encode("ascii")
+    return jcs_canonical_bytes(headers, value)  # absent (null), escaped or non-ASCII values
 
 
 def sign_with(key: Ed25519PrivateKey, kid: str, headers: Mapping[str, str], value: bytes) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from annotated_types import Interval
 from fastapi import Path, Query
@@ -106,6 +106,15 @@ class Input(BaseModel):
         return _clean(value)
 
 
+class Output(BaseModel):
+    """Base of response models that are a table row's columns (or some of them): `of(row)`
+    reads each field off the row's attributes."""
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        return cls.model_validate(row, from_attributes=True)
+
+
 __all__ = [
     "MAX_ID",
     "MAX_MONEY",
@@ -114,6 +123,7 @@ __all__ = [
     "Input",
     "Money",
     "Offset",
+    "Output",
     "SafeDate",
     "SafeDateTime",
     "Text",

@@ -115,6 +115,7 @@ class Figures:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # what the run's checks found
+    files: dict[str, str] = field(default_factory=dict)  # e.g. flame graphs written beside it
 
     def record(self, target: str, **figures: float) -> None:
         self.targets.setdefault(target, {}).update(figures)
@@ -140,12 +141,18 @@ class Figures:
             "passed": not self.problems,
             "problems": self.problems,
             "targets": self.targets,
+            **({"files": self.files} if self.files else {}),
         }
+
+    @property
+    def stem(self) -> str:
+        """`<name>-<started, UTC>`: the JSON file's name and the prefix of files beside it."""
+        return f"{self.name}-{self.started_at.strftime('%Y%m%dT%H%M%SZ')}"
 
     def write(self, out_dir: Path) -> Path:
         """`<out_dir>/<name>-<started, UTC>.json`; a second run in the same second gets -2."""
         out_dir.mkdir(parents=True, exist_ok=True)
-        stem = f"{self.name}-{self.started_at.strftime('%Y%m%dT%H%M%SZ')}"
+        stem = self.stem
         text = json.dumps(self.document(), indent=2, ensure_ascii=False) + "\n"
         for attempt in range(1, 100):
             path = out_dir / (f"{stem}.json" if attempt == 1 else f"{stem}-{attempt}.json")

@@ -1,99 +1,62 @@
-"""`skillbridge bench`: N learners through the whole system, then raw aiokafka on the same broker.
+"""`skillbridge bench`: one run, four parts, every figure printed and written to one JSON file.
 
-The raw figures are the ceiling the broker and client allow on this machine, so the system's
-rates can be read as a fraction of it rather than as bare numbers. Figures are printed and
-recorded (deploy/bench/harness.py): the database's as one target, the raw baseline as another.
+(a) throughput: N learners through the whole journey, every journey checked, with the
+    driver's own share of the CPU; (b) latency at fixed open-loop offered rates
+    (deploy/bench/latency.py); (c) each consuming service's drain rate alone, from a
+    pre-filled topic (deploy/bench/drain.py); (d) raw aiokafka on the same broker: the
+    ceiling the broker and client allow on this machine, so the system's rates can be read as
+    a fraction of it rather than as bare numbers. Figures are recorded by
+    deploy/bench/harness.py as `<out>/journey-<UTC start>.json`; with `--profile`, a flame
+    graph per service goes beside it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
 import secrets
 import shutil
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from deploy.bench import latency
+from deploy.bench.cpu import CpuMeter
+from deploy.bench.drain import drain
 from deploy.bench.harness import RESULTS_DIR, Figures, fresh_postgres, recording
+from deploy.bench.latency import PartnerObserver, summary
+from deploy.bench.profile import profiling
 from deploy.scenarios.demo import achievement, check, observe, wait_settled
 from deploy.scenarios.pilot import Scenario, expected_referrals, funnel_expectation, ieat_2019_pilot
 from deploy.scenarios.seed import SeedError, run_journeys
 from deploy.stack import topics as topic_reader
 from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import SERVICES, Stack, free_port, running
-from shared import events
 from shared.kafka import ensure_topics
-from shared.topics import FUNDING, TRAINING
 
 SEED = 7
 CONCURRENCY = 32
 RAW_MESSAGES = 100_000
 RAW_PARTITIONS = 3
 RAW_CHUNK = 5_000  # futures gathered per chunk: bounds memory, keeps batches full
-REFERRAL_TYPE = events.LoanReferralCreated.ce_type()
-COMPLETED_TYPE = events.TrainingCompleted.ce_type()
+DRAINED = ["funding", "certification"]  # the consuming services on the hot path
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a run was asked for (also its JSON's parameters)."""
+
+    learners: int
+    latency_seconds: float  # per offered rate; 0 skips part (b)
+    drain_events: int  # per drained service; 0 skips part (c)
+    profile: bool = False
 
 
 def settle_timeout(learners: int) -> float:
     return 60 + 0.05 * learners
-
-
-@dataclass
-class PartnerObserver:
-    """A lender's-eye view of the funding topic: when did each referral become visible?
-
-    No consumer group: assignment is immediate and there is no rebalance to wait for.
-    """
-
-    bootstrap: str
-    target: int  # distinct referrals to see before `consume` returns
-    first_seen: dict[str, float] = field(default_factory=dict)  # person_id -> wall clock
-    seen_ids: set[str] = field(default_factory=set)
-    last_seen: float = 0.0
-    partitions: int = 0
-    consumer: AIOKafkaConsumer | None = None
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        self.consumer = consumer
-        partitions = [
-            TopicPartition(FUNDING, p)
-            for p in sorted(
-                consumer.partitions_for_topic(FUNDING)
-                or await topic_reader.partitions_of(consumer, FUNDING)
-            )
-        ]
-        if not partitions:
-            raise RuntimeError(f"{FUNDING} has no partitions; did funding start?")
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        self.partitions = len(partitions)
-
-    async def consume(self) -> None:
-        assert self.consumer is not None
-        while len(self.seen_ids) < self.target:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            received = time.time()  # one stamp per fetch: the partner sees the batch at once
-            for records in batch.values():
-                for record in records:
-                    headers = dict(record.headers)
-                    if headers.get("ce_type", b"").decode() != REFERRAL_TYPE:
-                        continue
-                    ce_id = headers.get("ce_id", b"").decode()
-                    if ce_id in self.seen_ids:
-                        continue  # at-least-once: a redelivered copy is not a new referral
-                    self.seen_ids.add(ce_id)
-                    self.first_seen.setdefault((record.key or b"").decode(), received)
-                    self.last_seen = received
-
-    async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
 
 
 @dataclass(frozen=True)
@@ -101,6 +64,13 @@ class Driven:
     started_at: float  # wall clock just before the first HTTP call
     by_id: dict[str, str]
     observer: PartnerObserver
+    cpu: CpuMeter
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    """The services' and the broker's process ids (for the CPU shares and the profiler)."""
+    managed = [*stack.services.values(), *([stack.broker] if stack.broker else [])]
+    return {m.name: m.process.pid for m in managed if m.process is not None}
 
 
 async def drive(stack: Stack, scenario: Scenario, expected: int) -> Driven:
@@ -110,6 +80,8 @@ async def drive(stack: Stack, scenario: Scenario, expected: int) -> Driven:
     try:
         await observer.start()  # assigned before the first request, so receipt times are honest
         task = asyncio.create_task(observer.consume())
+        cpu = CpuMeter(stack_pids(stack))
+        cpu.start()
         started_at = time.time()
         by_id = await run_journeys(
             stack.urls(), scenario, api_key=stack.admin_key, concurrency=CONCURRENCY
@@ -125,26 +97,13 @@ async def drive(stack: Stack, scenario: Scenario, expected: int) -> Driven:
                 f"partner observer saw {len(observer.seen_ids)} of {expected} referrals "
                 f"in {timeout:.0f}s"
             ) from None
-        return Driven(started_at, by_id, observer)
+        cpu.stop()
+        return Driven(started_at, by_id, observer, cpu)
     finally:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         await observer.stop()
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest rank: an observed value, never an interpolation."""
-    rank = max(math.ceil(p / 100 * len(sorted_values)), 1)
-    return sorted_values[rank - 1]
-
-
-def completion_times(observed: list[topic_reader.Observed]) -> dict[str, float]:
-    return {
-        o.key: o.ce_time.timestamp()
-        for o in observed
-        if o.topic == TRAINING and o.ce_type == COMPLETED_TYPE and o.ce_time is not None
-    }
 
 
 def raw_payload() -> bytes:
@@ -214,6 +173,32 @@ async def raw_baseline(bootstrap: str) -> tuple[float, float]:
     return produce, consume
 
 
+def print_latency(label: str, values: dict[str, float]) -> None:
+    if values:
+        print(
+            f"  {label + ' ->':<22} p50 {values['p50']:>6.0f}  p95 {values['p95']:>6.0f}  "
+            f"p99 {values['p99']:>6.0f}  max {values['max']:>6.0f} ms  (n={values['n']:.0f})"
+        )
+
+
+def report_cpu(cpu: CpuMeter, figures: Figures, target: str) -> None:
+    """The driver's own part of the CPU: the throughput means little if it was the limit."""
+    shares = cpu.shares()
+    others = "  ".join(f"{name} {share:.0%}" for name, share in shares.items() if name != "driver")
+    print(
+        f"driver CPU              {cpu.used.get('driver', 0):.1f} s = "
+        f"{shares.get('driver', 0):.0%} of the run's CPU, {cpu.of_machine('driver'):.0%} of "
+        f"the machine\n  (the rest: {others})"
+    )
+    figures.record(
+        target,
+        driver_cpu_s=cpu.used.get("driver", 0.0),
+        driver_cpu_share=shares.get("driver", 0.0),
+        driver_machine_share=cpu.of_machine("driver"),
+        **{f"cpu_s_{name}": seconds for name, seconds in cpu.used.items() if name != "driver"},
+    )
+
+
 def report(
     scenario: Scenario,
     driven: Driven,
@@ -223,23 +208,16 @@ def report(
     figures: Figures,
     target: str,
 ) -> float:
-    """Print and record the system figures; returns events/s for the comparison with raw
-    Kafka."""
+    """Print and record part (a); returns events/s for the comparison with raw Kafka."""
     observer = driven.observer
     wall = observer.last_seen - driven.started_at
     distinct = topic_reader.distinct(observed)
-    completed = completion_times(distinct)
-    latencies = sorted(
-        (seen - completed[person]) * 1000
-        for person, seen in observer.first_seen.items()
-        if person in completed
-    )
     learners = len(scenario.trainees)
     events_per_s = len(distinct) / wall
-    print("\nSkillBridge bench")
+    print("\n(a) throughput")
     print("-" * 72)
     print(f"database                {database}")
-    print(f"partitions per topic    {observer.partitions} ({FUNDING})")
+    print(f"partitions per topic    {observer.partitions} (skillbridge.funding.v1)")
     print(f"learners                {learners:,}")
     people = len(observer.first_seen)
     print(f"referrals observed      {len(observer.seen_ids):,} for {people:,} people")
@@ -258,25 +236,8 @@ def report(
         events_per_s=events_per_s,
         partitions_n=observer.partitions,
     )
-    if latencies:
-        p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
-        print(
-            f"latency ms              p50 {p50:.0f}  p95 {p95:.0f}  p99 {p99:.0f}  "
-            f"max {latencies[-1]:.0f}  (n={len(latencies):,} people with a referral)"
-        )
-        figures.record(
-            target,
-            latency_ms_p50=p50,
-            latency_ms_p95=p95,
-            latency_ms_p99=p99,
-            latency_ms_max=latencies[-1],
-            latency_n=len(latencies),
-        )
-    print(
-        "  TrainingCompleted ce_time -> partner observer receives the person's first "
-        f"LoanReferralCreated;\n  {CONCURRENCY} trainees are driven at once, so this includes "
-        "queueing behind all concurrent work."
-    )
+    report_cpu(driven.cpu, figures, target)
+    report_latency(observer, figures, target)
     problems = check(scenario, driven.by_id, observed, [reported])
     figures.problems += problems
     if problems:
@@ -286,13 +247,42 @@ def report(
     return events_per_s
 
 
-def measure(
+def report_latency(observer: PartnerObserver, figures: Figures, target: str) -> None:
+    completed = summary(observer.latencies_ms(observer.completed))
+    awarded = summary(observer.latencies_ms(observer.awarded))
+    print("latency (closed loop: every cohort as fast as the driver can)")
+    print_latency("TrainingCompleted", completed)
+    print_latency("QualificationAwarded", awarded)
+    figures.record(target, **{f"latency_ms_{k}": v for k, v in completed.items()})
+    figures.record(target, **{f"awarded_latency_ms_{k}": v for k, v in awarded.items()})
+    print(
+        f"  event ce_time -> partner observer receives the person's first LoanReferralCreated;"
+        f"\n  {CONCURRENCY} cohorts are driven at once, so this includes queueing behind all "
+        "concurrent work."
+    )
+
+
+def raw_part(stack: Stack, figures: Figures) -> None:
+    """Part (d): raw aiokafka on the same broker, and the system's rates as a part of it."""
+    print(
+        f"\n(d) raw aiokafka ({RAW_MESSAGES:,} x {len(raw_payload())} B JSON, "
+        f"{RAW_PARTITIONS} partitions, acks=all, linger_ms=5, same broker)"
+    )
+    print("-" * 72)
+    produce, consume = asyncio.run(raw_baseline(stack.bootstrap))
+    produce_rate = RAW_MESSAGES / produce
+    print(f"raw produce             {produce_rate:,.0f} msg/s ({produce:.2f} s)")
+    print(f"raw consume             {RAW_MESSAGES / consume:,.0f} msg/s ({consume:.2f} s)")
+    figures.rate("raw aiokafka", "produce", RAW_MESSAGES, produce)
+    figures.rate("raw aiokafka", "consume", RAW_MESSAGES, consume)
+
+
+def throughput(
     stack: Stack, scenario: Scenario, expected: int, database: str, figures: Figures
-) -> int:
-    """Drive the journeys, then the raw baseline, on a running stack; print and record."""
-    data_dir = stack.data_dir
+) -> bool:
+    """Part (a); False (with the reason recorded) when the journeys did not settle."""
     target = database.split(" ", 1)[0]  # "PostgreSQL" or "SQLite"
-    print(f"driving {len(scenario.trainees):,} learners ({expected:,} referrals expected)")
+    print(f"(a) driving {len(scenario.trainees):,} learners ({expected:,} referrals expected)")
     try:
         driven = asyncio.run(drive(stack, scenario, expected))
     except (TimeoutError, SeedError) as exc:
@@ -300,34 +290,115 @@ def measure(
         print(
             f"\nBENCH FAILED ({type(exc).__name__}): {exc}\n"
             f"expected: qualifications {want['certified']}, referrals {expected}; "
-            f"logs in {data_dir / 'logs'}"
+            f"logs in {stack.data_dir / 'logs'}"
         )
         figures.problems.append(f"{type(exc).__name__}: {exc}")
-        return 1
+        return False
     observed, _ = asyncio.run(observe(stack, scenario))
     reported = asyncio.run(achievement(stack, scenario))
-    events_per_s = report(scenario, driven, observed, database, reported, figures, target)
-    print(
-        f"\nraw aiokafka baseline ({RAW_MESSAGES:,} x {len(raw_payload())} B JSON, "
-        f"{RAW_PARTITIONS} partitions, acks=all, linger_ms=5, same broker)"
+    report(scenario, driven, observed, database, reported, figures, target)
+    return True
+
+
+def latency_part(stack: Stack, scenario: Scenario, options: Options, figures: Figures) -> None:
+    """Part (b), on the same stack once part (a) has settled."""
+    print(f"\n(b) latency at fixed open-loop offered rates ({options.latency_seconds:g} s each)")
+    print("-" * 72)
+    taken = {t.national_id for t in scenario.trainees}
+    figures.problems += asyncio.run(
+        latency.measure(stack, options.latency_seconds, SEED, taken, figures, CONCURRENCY)
     )
-    produce, consume = asyncio.run(raw_baseline(stack.bootstrap))
-    produce_rate = RAW_MESSAGES / produce
-    print(f"raw produce             {produce_rate:,.0f} msg/s ({produce:.2f} s)")
-    print(f"raw consume             {RAW_MESSAGES / consume:,.0f} msg/s ({consume:.2f} s)")
-    print(f"system events/s ÷ raw produce msg/s = {events_per_s / produce_rate:.2%}")
-    wall = driven.observer.last_seen - driven.started_at
-    learners = len(scenario.trainees)
-    print(f"learners/s ÷ raw produce msg/s      = {learners / wall / produce_rate:.3%}")
-    figures.rate("raw aiokafka", "produce", RAW_MESSAGES, produce)
-    figures.rate("raw aiokafka", "consume", RAW_MESSAGES, consume)
-    return 0
 
 
-def run(*, learners: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
-    shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must we
-    scenario = ieat_2019_pilot(seed=SEED, size=learners)
+def on_stack(
+    stack: Stack,
+    scenario: Scenario,
+    database: str,
+    options: Options,
+    figures: Figures,
+    out_dir: Path,
+) -> bool:
+    """Parts (a), (b) and (d) on the running stack (profiled during (a) and (b))."""
     expected = len(expected_referrals(scenario))
+    pids = stack_pids(stack) if options.profile else {}
+    pids.pop("broker", None)  # py-spy samples Python; the broker is not
+    stem = out_dir / figures.stem  # beside the JSON
+    with profiling(pids, stem) as flame_graphs:
+        settled = throughput(stack, scenario, expected, database, figures)
+        if settled and options.latency_seconds > 0:
+            latency_part(stack, scenario, options, figures)
+    figures.files.update({f"flame graph {k}": str(v) for k, v in flame_graphs.items()})
+    raw_part(stack, figures)
+    return settled
+
+
+def drain_part(options: Options, data_dir: Path, figures: Figures) -> None:
+    """Part (c): each consuming service alone, on a broker and database of its own."""
+    print(f"\n(c) drain rate of each consuming service alone ({options.drain_events:,} each)")
+    print("-" * 72)
+    drain(
+        people=options.drain_events,
+        services=DRAINED,
+        data_dir=data_dir,
+        figures=figures,
+        out=sys.stdout,
+    )
+
+
+def summarise(figures: Figures) -> None:
+    """The four parts' headline figures together, in order, from this run alone."""
+    targets = figures.targets
+    raw = targets.get("raw aiokafka", {})
+    produce = raw.get("produce_per_s", 0.0)
+    print("\nsummary (one run)")
+    print("-" * 72)
+    for name, got in targets.items():
+        if "learners_per_s" in got:
+            share = got["events_per_s"] / produce if produce else 0.0
+            print(
+                f"(a) {name:<20} {got['learners_per_s']:,.1f} learners/s, "
+                f"{got['events_per_s']:,.0f} events/s = {share:.2%} of raw produce; "
+                f"driver {got.get('driver_cpu_share', 0):.0%} of the CPU"
+            )
+    for name, got in targets.items():
+        if name.startswith("latency ") and "completed_ms_p99" in got:
+            print(
+                f"(b) {name:<20} TrainingCompleted -> partner p50 {got['completed_ms_p50']:.0f}"
+                f"  p95 {got['completed_ms_p95']:.0f}  p99 {got['completed_ms_p99']:.0f} ms"
+            )
+    for name, got in targets.items():
+        if "drain_per_s" in got:
+            print(f"(c) {name:<20} {got['drain_per_s']:,.0f} events/s drained alone")
+    if raw:
+        print(
+            f"(d) raw aiokafka          produce {produce:,.0f} msg/s, "
+            f"consume {raw.get('consume_per_s', 0):,.0f} msg/s"
+        )
+
+
+def measure(
+    stack: Stack,
+    scenario: Scenario,
+    database: str,
+    options: Options,
+    figures: Figures,
+    out_dir: Path,
+) -> int:
+    """All four parts: (a), (b), (d) on the stack, then (c) once the stack is stopped (each
+    drained service runs alone); the summary last."""
+    with running(stack):
+        settled = on_stack(stack, scenario, database, options, figures, out_dir)
+    if settled and options.drain_events > 0:
+        drain_part(options, stack.data_dir / "drain", figures)
+    summarise(figures)
+    if figures.problems:
+        print("\nproblems:\n  " + "\n  ".join(figures.problems))
+    return 0 if settled and not figures.problems else 1
+
+
+def run(*, options: Options, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
+    shutil.rmtree(data_dir, ignore_errors=True)  # the embedded broker starts empty, so must we
+    scenario = ieat_2019_pilot(seed=SEED, size=options.learners)
     database_urls = asyncio.run(fresh_postgres(SERVICES, "sb_bench"))
     names = [url.rsplit("/", 1)[-1] for url in database_urls.values()]
     database = (
@@ -336,7 +407,15 @@ def run(*, learners: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
         else "SQLite (no PostgreSQL reachable at 127.0.0.1:5432)"
     )
     print(f"database: {database}" + (f": {', '.join(names)}" if names else ""))
-    parameters = {"learners": learners, "seed": SEED, "concurrency": CONCURRENCY}
+    parameters = {
+        "learners": options.learners,
+        "seed": SEED,
+        "concurrency": CONCURRENCY,
+        "latency_seconds": options.latency_seconds,
+        "latency_rates_per_s": list(latency.RATES),
+        "drain_events": options.drain_events,
+        "profile": options.profile,
+    }
     try:
         # Free ports: a bench must not collide with a demo someone left running.
         stack = Stack(
@@ -346,8 +425,8 @@ def run(*, learners: int, data_dir: Path, out_dir: Path = RESULTS_DIR) -> int:
             database_urls=database_urls,
         )
         print(f"starting broker ({stack.bootstrap}) and services; logs in {data_dir / 'logs'}")
-        with running(stack), recording("journey", parameters, out_dir) as figures:
-            return measure(stack, scenario, expected, database, figures)
+        with recording("journey", parameters, out_dir) as figures:
+            return measure(stack, scenario, database, options, figures, out_dir)
     finally:
         if database_urls:
             asyncio.run(drop_databases(database_urls.values()))

@@ -22,4 +22,5 @@ app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options"
 app.add_typer(dlq.dlq, name="dlq")
 app.add_typer(acls.acls, name="acls")
 app.command("bench-verify")(bench.bench_verify)
+app.command("bench-envelope")(bench.bench_envelope)
 app.command("bench-drain")(bench.bench_drain)

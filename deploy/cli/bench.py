@@ -1,4 +1,5 @@
-"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`.
+"""Benchmark commands: `bench` (the journey), `bench-import`, `-training`, `-funding`, `-verify`,
+`-envelope`, `-drain`.
 
 Each prints its figures and writes them as JSON to `--out` (var/bench by default), as
 `<name>-<UTC timestamp>.json` (deploy/bench/harness.py, `recording`).
@@ -35,15 +36,30 @@ def _checked(out: Path, data_dir: Path) -> Path:
 
 
 def bench(
-    learners: Annotated[int, typer.Option(min=1)] = 10_000,
+    learners: Annotated[int, typer.Option(min=1, help="(a) learners through the journey")] = 10_000,
+    latency_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="(b) seconds offered at each rate (20, 100, 200/s); 0 skips"),
+    ] = 10.0,
+    drain_events: Annotated[
+        int | None,
+        typer.Option(min=0, help="(c) people/completions per drained service (default: learners)"),
+    ] = None,
+    profile: Annotated[
+        bool, typer.Option(help="a py-spy flame graph per service, beside the JSON")
+    ] = False,
     data_dir: Path = Path("var/bench-journey"),
     out: Out = RESULTS_DIR,
 ) -> None:
-    """Drive N learners through the journey on the real broker and print throughput/latency."""
-    from deploy.bench.journey import run
+    """One run, four parts: (a) throughput, (b) latency at fixed offered rates, (c) each
+    consumer's drain rate alone, (d) raw aiokafka on the same broker; printed and written to
+    <out>/journey-<UTC timestamp>.json."""
+    from deploy.bench.journey import Options, run
 
     out_dir = _checked(out, data_dir)
-    raise typer.Exit(run(learners=learners, data_dir=data_dir, out_dir=out_dir))
+    drained = learners if drain_events is None else drain_events
+    options = Options(learners, latency_seconds, drained, profile)
+    raise typer.Exit(run(options=options, data_dir=data_dir, out_dir=out_dir))
 
 
 def bench_import(
@@ -94,6 +110,17 @@ def bench_verify(
     from deploy.bench.verify import run
 
     raise typer.Exit(run(people=people, data_dir=data_dir, out_dir=_checked(out, data_dir)))
+
+
+def bench_envelope(
+    events: Annotated[int, typer.Option(min=1, help="events per round")] = 2_000,
+    rounds: Annotated[int, typer.Option(min=1, help="the best round counts")] = 7,
+    data_dir: Path = Path("var/bench"),
+) -> None:
+    """µs per event to encode and decode a record: the cloudevents SDK's way and the fast path."""
+    from deploy.bench.envelope import run
+
+    raise typer.Exit(run(events=events, rounds=rounds, data_dir=data_dir))
 
 
 def bench_drain(

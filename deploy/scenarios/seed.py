@@ -172,6 +172,7 @@ class Cohorts:
     scenario: Scenario
     by_id: dict[str, str]  # national ID -> person_id
     retry_for: float
+    close: bool = True  # False: left open for the caller to close (the latency bench)
     dates: list[datetime.date] = field(init=False)
     standards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -241,7 +242,7 @@ class Cohorts:
         # Assessed on the last day, before the cohort closes: certification holds a pass
         # until TrainingCompleted arrives, so the award then follows from events alone.
         await self.assess(code, [t for t in trainees if t.completes], self.dates[-1])
-        if cohort["status"] != "closed":
+        if self.close and cohort["status"] != "closed":
             await training.close(code, retry_for=self.retry_for)
 
 
@@ -253,8 +254,10 @@ async def run_journeys(
     concurrency: int = 16,
     replication_timeout: float = 120,
     progress: Progress = print,
+    close: bool = True,
 ) -> dict[str, str]:
-    """Seed the scenario with an operator's key; returns national ID -> person_id."""
+    """Seed the scenario with an operator's key; returns national ID -> person_id. With
+    `close=False` every cohort is ready to close (assessed) but left open."""
     limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
     headers = auth_headers(api_key)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
@@ -277,7 +280,7 @@ async def run_journeys(
         for trainee in scenario.trainees:
             cohorts[cohort_of(scenario, trainee)].append(trainee)
         certification = CertificationClient(client, urls["certification"])
-        trainer = Cohorts(training, certification, scenario, by_id, replication_timeout)
+        trainer = Cohorts(training, certification, scenario, by_id, replication_timeout, close)
         await _gather_limited(
             cohorts,
             lambda code: trainer.train(code, cohorts[code]),

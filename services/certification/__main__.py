@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.certification import api, consumers
+from services.certification import api, consumers, tables
 from services.certification.credentials import Issuer
 from services.certification.handlers import certificates, standards
 from services.certification.handlers.certificates import Issuing
 from services.certification.handlers.keys import Keyring
 from services.certification.ratelimit import RateLimit
 from services.certification.settings import CertificationSettings
-from services.certification.tables import ApiKey, Inbox, Outbox
-from shared import auth_api
-from shared.auth import ApiKeys
 from shared.runtime import Service
 
 
@@ -28,18 +24,11 @@ def build(settings: CertificationSettings | None = None) -> Service:
         renewal_window_days=settings.renewal_window_days,
     )
     service = Service(
-        name="certification",
-        settings=settings,
-        outbox=Outbox,
-        inbox=Inbox,
-        migrations=Path(__file__).parent / "migrations",
-        handlers=consumers.bound(issuing),
+        name="certification", settings=settings, tables=tables, handlers=consumers.bound(issuing)
     )
     keyring = Keyring()
     service.startup_hooks.append(partial(keyring.load, service.db, settings.signing_key_pem()))
     service.startup_hooks.append(partial(standards.load_shipped, service.db))
-    keys = ApiKeys(service.db, ApiKey)
-    auth_api.install(service, keys, settings.admin_key)
     limit = RateLimit(settings.verify_rate_limit, trust_forwarded_for=settings.trust_forwarded_for)
     # What the routers' dependencies (api/deps.py) read back.
     service.app.state.issuing = issuing

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from services.certification import signing
+from services.certification.domain import Unit
 
 Json = dict[str, Any]
 
@@ -66,13 +67,6 @@ class Issuer:
 
 
 @dataclass(frozen=True)
-class UnitFacts:
-    code: str
-    title: str
-    required: bool
-
-
-@dataclass(frozen=True)
 class CertificateFacts:
     number: str
     standard_code: str
@@ -80,7 +74,7 @@ class CertificateFacts:
     occupation: str
     occupation_title: str
     level: int
-    units: Sequence[UnitFacts]
+    units: Sequence[Unit]  # the standard's units, as the pass rule reads them
     holder_name: str | None  # None once the person is erased
     awarded_at: datetime
     credential_issued_at: datetime  # award, or the latest renewal

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, model_validator
 
-from shared.types import Input, SafeDate
+from shared.types import Input, Output, SafeDate
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["gardener-l1"])]
 UnitCode = Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9.-]{0,15}$", examples=["GD-01"])]
@@ -38,7 +38,7 @@ class StandardIn(Strict):
     units: list[UnitIn] = Field(min_length=1, max_length=100)
 
 
-class StandardOut(BaseModel):
+class StandardOut(Output):
     code: str
     occupation: str
     occupation_title: str
@@ -116,7 +116,7 @@ class ResultsIn(Strict):
     results: list[ResultIn] = Field(min_length=1, max_length=5000)
 
 
-class AssessmentOut(BaseModel):
+class AssessmentOut(Output):
     assessment_id: str
     session_code: str | None
     person_id: str

@@ -14,8 +14,7 @@ from shared.outbox import OutboxColumns
 from shared.replica import ReplicaOrganisationColumns
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 # --- replicas, built from other services' events (never called directly) ----------------
@@ -144,13 +143,10 @@ class SigningKey(Base, table=True):
     created_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class ApiKey(Base, ApiKeyColumns, table=True):
-    __tablename__ = "api_key"
+class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 
-class Outbox(Base, OutboxColumns, table=True):
-    __tablename__ = "outbox"
+class Outbox(Base, OutboxColumns, table=True): ...
 
 
-class Inbox(Base, InboxColumns, table=True):
-    __tablename__ = "inbox"
+class Inbox(Base, InboxColumns, table=True): ...

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-import httpx
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding import api
+from services.funding import api, tables, webhooks
 from services.funding.consumers import HANDLERS
 from services.funding.handlers import catalogue, referrals, webhook_deliveries
 from services.funding.settings import FundingSettings
-from services.funding.tables import ApiKey, Inbox, Outbox
-from shared import auth_api
-from shared.auth import ApiKeys
 from shared.runtime import Service
 from shared.topics import partner_topic
 
@@ -24,14 +19,7 @@ PAGE = 500
 
 def build(settings: FundingSettings | None = None) -> Service:
     settings = settings or FundingSettings()
-    service = Service(
-        name="funding",
-        settings=settings,
-        outbox=Outbox,
-        inbox=Inbox,
-        migrations=Path(__file__).parent / "migrations",
-        handlers=HANDLERS,
-    )
+    service = Service(name="funding", settings=settings, tables=tables, handlers=HANDLERS)
     db = service.db
     seed_document = catalogue.load_seed()
 
@@ -47,8 +35,6 @@ def build(settings: FundingSettings | None = None) -> Service:
         await service.ensure_topics(names)
 
     service.startup_hooks.append(seed_and_topics)
-    keys = ApiKeys(db, ApiKey)
-    auth_api.install(service, keys, settings.admin_key)
     destinations = settings.webhook_destinations()
     # What the routers' dependencies (api/deps.py) read back.
     service.app.state.ensure_topics = ensure_partner_topics
@@ -65,12 +51,16 @@ def build(settings: FundingSettings | None = None) -> Service:
     service.sweep("referral expiry", settings.expiry_sweep_seconds, expire_page, PAGE)
     service.every(settings.delivery_sweep_seconds, delivered_by_topic, "topic delivery")
 
-    async def webhooks() -> None:
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
-            while await webhook_deliveries.deliver_due(db, client, settings, destinations):
-                pass
+    # HTTP clients for the life of the service: one per tick built a TLS context (the CA
+    # bundle read and parsed) every webhook_poll_seconds, most of an idle funding's CPU.
+    clients = webhooks.Clients(settings.webhook_timeout_seconds)
 
-    service.every(settings.webhook_poll_seconds, webhooks, "webhook deliveries")
+    async def deliver_webhooks() -> None:
+        while await webhook_deliveries.deliver_due(db, clients, settings, destinations):
+            pass
+
+    service.shutdown_hooks.append(clients.aclose)
+    service.every(settings.webhook_poll_seconds, deliver_webhooks, "webhook deliveries")
     return service
 
 

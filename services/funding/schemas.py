@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, Field, HttpUrl
 
 from services.funding.domain import Rules
 from shared.events import SharedPersonalData
-from shared.types import Input, Money, SafeDate
+from shared.types import Input, Money, Output, SafeDate
 
 LenderCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$", examples=["gsb"])]
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["gsb-occupation-loan"])]
@@ -44,7 +44,7 @@ class RuleVersionIn(Strict):
     note: str | None = Field(default=None, max_length=500)
 
 
-class RuleVersionOut(BaseModel):
+class RuleVersionOut(Output):
     product_code: str
     version: int
     status: str
@@ -83,7 +83,7 @@ class DryRunOut(BaseModel):
     )
 
 
-class ReferralOut(BaseModel):
+class ReferralOut(Output):
     referral_id: str
     person_id: str
     product_code: str
@@ -141,7 +141,7 @@ class KeyIn(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$", examples=["gsb-loan-system"])
 
 
-class PartnerKeyOut(BaseModel):
+class PartnerKeyOut(Output):
     key_id: str
     lender_code: str
     name: str
@@ -169,7 +169,7 @@ class WebhookIn(Strict):
     )
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(Output):
     endpoint_id: str
     lender_code: str
     url: str
@@ -181,7 +181,7 @@ class WebhookCreated(WebhookOut):
     secret: str = Field(description="shown this once: verify signatures with it")
 
 
-class DeliveryOut(BaseModel):
+class DeliveryOut(Output):
     delivery_id: str
     endpoint_id: str
     lender_code: str

@@ -18,8 +18,7 @@ from shared.replica import (
 )
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 # --- replica of registry and certification data, built from their events ------------------
@@ -30,8 +29,7 @@ class KnownPerson(Base, ReplicaPersonColumns, table=True):
     birth_year: int | None = None
 
 
-class KnownMembership(Base, ReplicaMembershipColumns, table=True):
-    pass
+class KnownMembership(Base, ReplicaMembershipColumns, table=True): ...
 
 
 class KnownHousehold(Base, ReplicaHouseholdColumns, table=True):
@@ -216,13 +214,10 @@ class WebhookDelivery(Base, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
-class ApiKey(Base, ApiKeyColumns, table=True):
-    __tablename__ = "api_key"
+class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 
-class Outbox(Base, OutboxColumns, table=True):
-    __tablename__ = "outbox"
+class Outbox(Base, OutboxColumns, table=True): ...
 
 
-class Inbox(Base, InboxColumns, table=True):
-    __tablename__ = "inbox"
+class Inbox(Base, InboxColumns, table=True): ...

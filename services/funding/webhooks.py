@@ -112,6 +112,37 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
     return False
 
 
+class Clients:
+    """HTTP clients for webhook deliveries, one per destination host name, all over one TLS
+    context (built once: building one reads and parses the CA bundle). httpx pools
+    connections by the address dialled, and deliveries dial pinned addresses, so one shared
+    pool could carry lender B's request on a connection whose certificate was checked for
+    lender A at the same address."""
+
+    def __init__(self, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._timeout = timeout
+        self._transport = transport  # tests' stand-in lender
+        self._tls = httpx.create_ssl_context()
+        self._by_host: dict[str, httpx.AsyncClient] = {}
+        self.is_closed = False
+
+    def for_host(self, host: str) -> httpx.AsyncClient:
+        if self.is_closed:
+            raise RuntimeError("webhook clients are closed")
+        key = host.lower().rstrip(".")
+        if key not in self._by_host:
+            self._by_host[key] = httpx.AsyncClient(
+                timeout=self._timeout, verify=self._tls, transport=self._transport
+            )
+        return self._by_host[key]
+
+    async def aclose(self) -> None:
+        self.is_closed = True
+        for client in self._by_host.values():
+            await client.aclose()
+        self._by_host.clear()
+
+
 @dataclass(frozen=True)
 class Target:
     """A checked destination: the URL, and the address the request must go to."""
@@ -121,10 +152,11 @@ class Target:
     address: IPAddress
 
     async def post(
-        self, client: httpx.AsyncClient, content: bytes, headers: dict[str, str]
+        self, clients: Clients, content: bytes, headers: dict[str, str]
     ) -> httpx.Response:
         """POST to the checked address, with the host's name in Host and in TLS (SNI and
         certificate check), so a second DNS answer cannot redirect it."""
+        client = clients.for_host(self.host)
         url = httpx.URL(self.url)
         if url.host == str(self.address):
             return await client.post(url, content=content, headers=headers)

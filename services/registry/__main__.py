@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.registry import api
+from services.registry import api, tables
 from services.registry.consumers import HANDLERS
 from services.registry.handlers import consent, imports, places
 from services.registry.settings import RegistrySettings
-from services.registry.tables import ApiKey, Inbox, Outbox
-from shared import auth_api
-from shared.auth import ApiKeys
 from shared.runtime import Service
 
 
 def build(settings: RegistrySettings | None = None) -> Service:
     settings = settings or RegistrySettings()
-    service = Service(
-        name="registry",
-        settings=settings,
-        outbox=Outbox,
-        inbox=Inbox,
-        migrations=Path(__file__).parent / "migrations",
-        handlers=HANDLERS,
-    )
-    keys = ApiKeys(service.db, ApiKey)
+    service = Service(name="registry", settings=settings, tables=tables, handlers=HANDLERS)
     service.body_limits["/imports"] = settings.import_max_body_bytes
     service.startup_hooks.append(partial(places.load_reference_data, service.db))
-    auth_api.install(service, keys, settings.admin_key)
     service.app.state.settings = settings  # what api.deps.Settings reads
     api.install(service.app)
 

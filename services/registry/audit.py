@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.tables import AuditEntry
+from shared.db import where_equal
 
 
 def entry(
@@ -68,12 +69,14 @@ async def entries(
     limit: int = 100,
 ) -> list[AuditEntry]:
     """Oldest first, paged by id (`after_id` = the last id of the previous page)."""
-    query = select(AuditEntry).where(col(AuditEntry.id) > after_id)
-    if entity_type:
-        query = query.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        query = query.where(AuditEntry.entity_id == entity_id)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
+    query = where_equal(
+        select(AuditEntry).where(col(AuditEntry.id) > after_id),
+        {
+            AuditEntry.entity_type: entity_type,
+            AuditEntry.entity_id: entity_id,
+            AuditEntry.actor: actor,
+        },
+        blank_is_unset=True,
+    )
     query = query.order_by(col(AuditEntry.id)).limit(limit)
     return list((await session.exec(query)).all())

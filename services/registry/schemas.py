@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from services.registry import domain, reference
-from services.registry.tables import Consent, ImportJob, Organisation, Person, Place, Trainer
+from services.registry.tables import Consent, ImportJob, Person, Trainer
 from shared.errors import DomainError
-from shared.types import Input, Money, SafeDateTime, date_as_text
+from shared.types import Input, Money, Output, SafeDateTime, date_as_text
 
 ProvinceCode = Annotated[str, Field(pattern=r"^\d{2}$", description="official 2-digit code")]
 PlaceCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")]
@@ -296,7 +296,7 @@ class RejectionPageOut(BaseModel):
     next_after_line: int | None = Field(description="pass as after_line for the next page")
 
 
-class PlaceOut(BaseModel):
+class PlaceOut(Output):
     code: str
     kind: str
     name_en: str
@@ -307,21 +307,13 @@ class PlaceOut(BaseModel):
     centre_type: str | None
     registered_at: datetime
 
-    @classmethod
-    def of(cls, place: Place) -> PlaceOut:
-        return cls.model_validate(place.model_dump())
 
-
-class OrganisationOut(BaseModel):
+class OrganisationOut(Output):
     code: str
     kind: str
     name_en: str
     name_th: str | None
     registered_at: datetime
-
-    @classmethod
-    def of(cls, organisation: Organisation) -> OrganisationOut:
-        return cls.model_validate(organisation.model_dump())
 
 
 class TrainerOut(BaseModel):

@@ -14,8 +14,7 @@ from shared.inbox import InboxColumns
 from shared.outbox import OutboxColumns
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 class Person(Base, table=True):
@@ -198,13 +197,10 @@ class ImportRejection(Base, table=True):
     existing_person_id: str | None = Field(default=None, max_length=36)
 
 
-class ApiKey(Base, ApiKeyColumns, table=True):
-    __tablename__ = "api_key"
+class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 
-class Outbox(Base, OutboxColumns, table=True):
-    __tablename__ = "outbox"
+class Outbox(Base, OutboxColumns, table=True): ...
 
 
-class Inbox(Base, InboxColumns, table=True):
-    __tablename__ = "inbox"
+class Inbox(Base, InboxColumns, table=True): ...

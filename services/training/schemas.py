@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from services.training.domain import ACTIVITIES
-from shared.types import Input, SafeDate
+from shared.types import Input, Output, SafeDate
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", examples=["ieat-2019"])]
 PlaceCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")]
@@ -36,7 +36,7 @@ class ProgrammeIn(Strict):
     targets: list[TargetIn] = Field(default_factory=list, max_length=1000)
 
 
-class ProgrammeOut(BaseModel):
+class ProgrammeOut(Output):
     code: str
     name: str
     owner_code: str

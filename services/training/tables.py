@@ -19,8 +19,7 @@ from shared.replica import (
 )
 
 
-class Base(SQLModel, registry=registry()):
-    pass
+class Base(SQLModel, registry=registry()): ...
 
 
 # --- replica of registry data, built from its events (never called directly) ------------
@@ -31,8 +30,7 @@ class KnownPerson(Base, ReplicaPersonColumns, table=True):
     registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class KnownMembership(Base, ReplicaMembershipColumns, table=True):
-    pass
+class KnownMembership(Base, ReplicaMembershipColumns, table=True): ...
 
 
 class KnownHousehold(Base, ReplicaHouseholdColumns, table=True):
@@ -49,8 +47,7 @@ class KnownTrainer(Base, table=True):
     role: str = Field(max_length=10)
 
 
-class KnownOrganisation(Base, ReplicaOrganisationColumns, table=True):
-    pass
+class KnownOrganisation(Base, ReplicaOrganisationColumns, table=True): ...
 
 
 # --- training's own data --------------------------------------------------------------
@@ -148,13 +145,10 @@ class Attendance(Base, table=True):
     recorded_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class ApiKey(Base, ApiKeyColumns, table=True):
-    __tablename__ = "api_key"
+class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 
-class Outbox(Base, OutboxColumns, table=True):
-    __tablename__ = "outbox"
+class Outbox(Base, OutboxColumns, table=True): ...
 
 
-class Inbox(Base, InboxColumns, table=True):
-    __tablename__ = "inbox"
+class Inbox(Base, InboxColumns, table=True): ...

@@ -78,7 +78,7 @@ def _credential(key: signing.Key) -> dict[str, object]:
         occupation="gardener",
         occupation_title="Gardener",
         level=1,
-        units=[credentials.UnitFacts("GD-01", "Prepare soil", True)],
+        units=[Unit("GD-01", "Prepare soil", True)],
         holder_name="มาลี ศรีสุข",
         awarded_at=datetime(2026, 1, 5, tzinfo=UTC),
         credential_issued_at=datetime(2026, 1, 5, tzinfo=UTC),

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from services.funding.handlers import webhook_deliveries
-from services.funding.webhooks import Destinations, forbidden, host_allowed
+from services.funding.webhooks import Clients, Destinations, forbidden, host_allowed
 from shared.errors import DomainError
 
 PUBLIC = "93.184.215.14"
@@ -117,13 +117,27 @@ async def test_delivery_goes_to_the_checked_address_with_the_hosts_name() -> Non
 
     destinations = Destinations(resolve=Dns([PUBLIC]))
     target = await destinations.check("gsb", "https://hooks.example:8443/in?x=1")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(lender)) as client:
-        response = await target.post(client, b"{}", {"content-type": "application/json"})
+    clients = Clients(5.0, transport=httpx.MockTransport(lender))
+    response = await target.post(clients, b"{}", {"content-type": "application/json"})
+    await clients.aclose()
     assert response.status_code == 204
     [request] = seen
     assert str(request.url) == f"https://{PUBLIC}:8443/in?x=1"
     assert request.headers["host"] == "hooks.example:8443"
     assert request.extensions["sni_hostname"] == "hooks.example"  # TLS checks the name
+
+
+async def test_each_host_has_its_own_connection_pool_over_one_tls_context() -> None:
+    """Deliveries dial pinned addresses: two lenders at one address must not share a pooled
+    connection whose certificate was checked for the other's name."""
+    clients = Clients(5.0)
+    gsb, smed = clients.for_host("hooks.gsb.example"), clients.for_host("hooks.smed.example")
+    assert gsb is not smed
+    assert clients.for_host("HOOKS.GSB.example.") is gsb
+    await clients.aclose()
+    assert gsb.is_closed and smed.is_closed
+    with pytest.raises(RuntimeError):
+        clients.for_host("hooks.gsb.example")
 
 
 async def test_a_name_that_turns_private_after_registration_is_not_posted_to() -> None:
@@ -138,8 +152,9 @@ async def test_a_name_that_turns_private_after_registration_is_not_posted_to() -
     job = webhook_deliveries._Job(
         "d1", "gsb", "e1", "r1", "type", "{}", 0, "https://rebind.example/in", "whsec_x"
     )
-    async with httpx.AsyncClient(transport=httpx.MockTransport(lender)) as client:
-        status, error = await webhook_deliveries._send(client, job, destinations)
+    clients = Clients(5.0, transport=httpx.MockTransport(lender))
+    status, error = await webhook_deliveries._send(clients, job, destinations)
+    await clients.aclose()
     assert status is None and error is not None
     assert error.startswith("refused:") and "loopback" in error
     assert dns.asked == ["rebind.example", "rebind.example"]

@@ -19,7 +19,7 @@ from services.certification.schemas import (
     SessionOut,
 )
 from services.certification.tables import AssessmentSession
-from shared.auth import Db, ReadKey, WriteKey
+from shared.auth import Db, ReadKey, WriteKey, read_out
 from shared.http import ERASED
 
 
@@ -78,7 +78,7 @@ async def record(
         recorded = await assessments.record_results(session, code, batch, issuing)
     return [
         RecordedOut(
-            **AssessmentOut.model_validate(r.assessment, from_attributes=True).model_dump(),
+            **AssessmentOut.of(r.assessment).model_dump(),
             created=r.created,
         )
         for r in recorded
@@ -95,10 +95,7 @@ async def list_assessments(
 ) -> list[AssessmentOut]:
     async with db.transaction() as session:
         rows = await lookups.assessments(session, person_id, session_code, limit)
-    return [AssessmentOut.model_validate(r, from_attributes=True) for r in rows]
+    return [AssessmentOut.of(r) for r in rows]
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await reports.counts(session)
+read_out(router, "/counts", reports.counts)

@@ -4,36 +4,27 @@ limit. `__main__` puts each on `app.state`; these read them back as `Annotated` 
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from services.certification.handlers.certificates import Issuing
 from services.certification.handlers.keys import Keyring
 from services.certification.ratelimit import RateLimit
-from shared.http import guard
-
-T = TypeVar("T")
-
-
-def _state(request: Request, name: str, kind: type[T]) -> T:
-    found = getattr(request.app.state, name, None)
-    if not isinstance(found, kind):
-        raise RuntimeError(f"no {kind.__name__} on app.state.{name}: see __main__.build")
-    return found
+from shared.http import app_state, guard
 
 
 def issuing_of(request: Request) -> Issuing:
-    return _state(request, "issuing", Issuing)
+    return app_state(request, "issuing", Issuing)
 
 
 def keyring_of(request: Request) -> Keyring:
-    return _state(request, "keyring", Keyring)
+    return app_state(request, "keyring", Keyring)
 
 
 async def rate_limited(request: Request) -> None:
     """The public routes' per-client limit (429 with Retry-After when over it)."""
-    await _state(request, "rate_limit", RateLimit)(request)
+    await app_state(request, "rate_limit", RateLimit)(request)
 
 
 guard(rate_limited, {429})  # documented as 429 on every route that uses it

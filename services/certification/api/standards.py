@@ -7,13 +7,7 @@ from fastapi import APIRouter, Query, Response
 from services.certification.api.deps import RateLimited
 from services.certification.handlers import common, standards
 from services.certification.schemas import StandardIn, StandardOut
-from services.certification.tables import Standard
 from shared.auth import Db, WriteKey
-
-
-def standard_out(row: Standard) -> StandardOut:
-    return StandardOut.model_validate(row, from_attributes=True)
-
 
 router = APIRouter(tags=["standards"])
 public = [RateLimited]
@@ -26,13 +20,13 @@ async def list_standards(
     level: int | None = Query(None, ge=1, le=8),
 ) -> list[StandardOut]:
     async with db.transaction() as session:
-        return [standard_out(s) for s in await standards.listing(session, occupation, level)]
+        return [StandardOut.of(s) for s in await standards.listing(session, occupation, level)]
 
 
 @router.get("/standards/{code}", response_model=StandardOut, dependencies=public)
 async def read_standard(code: str, db: Db) -> StandardOut:
     async with db.transaction() as session:
-        return standard_out(await common.standard(session, code, field="code"))
+        return StandardOut.of(await common.standard(session, code, field="code"))
 
 
 @router.post("/standards", status_code=201, response_model=StandardOut)
@@ -43,4 +37,4 @@ async def create_standard(body: StandardIn, response: Response, _: WriteKey, db:
     async with db.transaction() as session:
         result = await standards.create(session, cmd)
         response.status_code = 201 if result.created else 200
-        return standard_out(result.row)
+        return StandardOut.of(result.row)

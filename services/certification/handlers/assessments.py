@@ -23,8 +23,8 @@ from services.certification.domain import AssessmentStatus, Route
 from services.certification.handlers import certificates
 from services.certification.handlers.certificates import Issuing
 from services.certification.handlers.common import (
-    SOURCE,
     lock_person,
+    stage,
     standard,
     standards_for,
     units_of,
@@ -35,14 +35,14 @@ from services.certification.tables import (
     Candidate,
     Holder,
     KnownOrganisation,
-    Outbox,
     Standard,
     TrainingRecord,
 )
 from shared.batch import Delivered
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
 from shared.events import AssessmentFailed
-from shared.outbox import stage
+from shared.replica import known_organisation
 
 ASSESSOR = "assessor"
 
@@ -70,13 +70,13 @@ async def create_session(session: AsyncSession, cmd: NewSession) -> tuple[Assess
             )
         return existing, False
     await standard(session, cmd.standard_code)
-    assessor = await session.get(KnownOrganisation, cmd.assessor_code)
-    if assessor is None:
-        raise NotFound(
-            f"organisation {cmd.assessor_code!r} is not known to certification (not "
-            "registered, or the registry's event has not arrived yet)",
-            field="assessor_code",
-        )
+    assessor = await known_organisation(
+        session,
+        KnownOrganisation,
+        cmd.assessor_code,
+        service="certification",
+        field="assessor_code",
+    )
     if assessor.kind != ASSESSOR:
         raise DomainError(
             f"organisation {cmd.assessor_code!r} is a {assessor.kind}, not an assessor",
@@ -88,10 +88,9 @@ async def create_session(session: AsyncSession, cmd: NewSession) -> tuple[Assess
 
 
 async def session_of(session: AsyncSession, code: str) -> AssessmentSession:
-    row = await session.get(AssessmentSession, code)
-    if row is None:
-        raise NotFound(f"no assessment session {code!r}", field="session_code")
-    return row
+    return await get_or_404(
+        session, AssessmentSession, code, what="assessment session", field="session_code"
+    )
 
 
 @dataclass(frozen=True)
@@ -278,19 +277,8 @@ async def _decide(
     )
     session.add(assessment)
     if assessment.status == AssessmentStatus.FAILED:
-        stage(
-            session,
-            Outbox,
-            AssessmentFailed(
-                person_id=candidate.person_id,
-                assessment_id=assessment.assessment_id,
-                occupation=std.occupation,
-                level=std.level,
-                assessed_at=now,
-                failed_units=list(decision.failed_units),
-            ),
-            source=SOURCE,
-        )
+        # The event tells the row as recorded: the same ids, occupation, level and units.
+        stage(session, AssessmentFailed.model_validate(assessment, from_attributes=True))
     elif assessment.status == AssessmentStatus.AWARDED:
         await certificates.issue(session, assessment, std, issuing)
     return assessment

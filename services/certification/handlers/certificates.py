@@ -18,18 +18,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
-from services.certification.credentials import CertificateFacts, Issuer, UnitFacts
-from services.certification.handlers.common import SOURCE, lock_person, standard_for, units_of
-from services.certification.tables import Assessment, Certificate, Holder, Outbox, Standard
+from services.certification.credentials import CertificateFacts, Issuer
+from services.certification.handlers.common import lock_person, stage, standard_for, units_of
+from services.certification.tables import Assessment, Certificate, Holder, Standard
 from shared.batch import Delivered
-from shared.errors import Conflict, DomainError, NotFound
+from shared.db import get_or_404
+from shared.errors import Conflict, DomainError
 from shared.events import (
+    CertificateEvent,
     QualificationAwarded,
     QualificationExpired,
     QualificationRenewed,
     QualificationRevoked,
 )
-from shared.outbox import stage
 
 # Tries (one query each) before the list counts as full (at 75% full, 64 misses in a row
 # for one index: ~1e-8).
@@ -122,18 +123,13 @@ def _new_certificate(
     session.add(certificate)
     stage(
         session,
-        Outbox,
         QualificationAwarded(
-            person_id=certificate.person_id,
-            certificate_number=certificate.certificate_number,
-            occupation=certificate.occupation,
-            level=certificate.level,
+            **CertificateEvent.fields_from(certificate),
             valid_until=certificate.valid_until,
             awarded_at=now,
             standard_code=standard.code,
             verification_url=issuing.issuer.verify_url(certificate.certificate_number),
         ),
-        source=SOURCE,
     )
     return certificate
 
@@ -190,9 +186,9 @@ async def _free_indices(session: AsyncSession, n: int, size: int) -> list[int]:
 
 async def locked(session: AsyncSession, number: str) -> Certificate:
     """The certificate, its holder's lock held and its row read afresh under it."""
-    found = await session.get(Certificate, number)
-    if found is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    found = await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
     await lock_person(session, found.person_id)
     certificate = await session.get(
         Certificate, number, with_for_update=True, populate_existing=True
@@ -215,16 +211,9 @@ async def revoke(session: AsyncSession, number: str, reason: str) -> Certificate
     session.add(certificate)
     stage(
         session,
-        Outbox,
         QualificationRevoked(
-            person_id=certificate.person_id,
-            certificate_number=number,
-            occupation=certificate.occupation,
-            level=certificate.level,
-            reason=reason,
-            revoked_at=now,
+            **CertificateEvent.fields_from(certificate), reason=reason, revoked_at=now
         ),
-        source=SOURCE,
     )
     return certificate
 
@@ -259,17 +248,12 @@ async def renew(session: AsyncSession, number: str, issuing: Issuing) -> Certifi
     session.add(certificate)
     stage(
         session,
-        Outbox,
         QualificationRenewed(
-            person_id=certificate.person_id,
-            certificate_number=number,
-            occupation=certificate.occupation,
-            level=certificate.level,
+            **CertificateEvent.fields_from(certificate),
             previous_valid_until=previous,
             valid_until=certificate.valid_until,
             renewed_at=now,
         ),
-        source=SOURCE,
     )
     return certificate
 
@@ -308,16 +292,11 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
         session.add(certificate)
         stage(
             session,
-            Outbox,
             QualificationExpired(
-                person_id=certificate.person_id,
-                certificate_number=number,
-                occupation=certificate.occupation,
-                level=certificate.level,
+                **CertificateEvent.fields_from(certificate),
                 valid_until=certificate.valid_until,
                 expired_at=now,
             ),
-            source=SOURCE,
         )
         expired += 1
     return expired
@@ -325,9 +304,9 @@ async def expire_due(session: AsyncSession, *, limit: int = 500) -> int:
 
 async def facts(session: AsyncSession, number: str) -> tuple[Certificate, CertificateFacts]:
     """What the certificate's credential says (the holder's name unless erased)."""
-    certificate = await session.get(Certificate, number)
-    if certificate is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    certificate = await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
     standard = await standard_of(session, certificate)
     holder = await session.get(Holder, certificate.person_id)
     return certificate, CertificateFacts(
@@ -337,7 +316,7 @@ async def facts(session: AsyncSession, number: str) -> tuple[Certificate, Certif
         occupation=standard.occupation,
         occupation_title=standard.occupation_title,
         level=standard.level,
-        units=[UnitFacts(u.code, u.title, u.required) for u in units_of(standard)],
+        units=units_of(standard),
         holder_name=holder.full_name if holder else None,
         awarded_at=certificate.issued_at,
         credential_issued_at=certificate.credential_issued_at or certificate.issued_at,

@@ -1,4 +1,4 @@
-"""What several certification use cases share: the event source, the person lock, lookups."""
+"""What several certification use cases share: staging an event, the person lock, lookups."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification import domain
-from services.certification.tables import Assessment, Standard
-from shared.db import lock_aggregate, lock_aggregates
+from services.certification.tables import Assessment, Outbox, Standard
+from shared import outbox
+from shared.db import get_or_404, lock_aggregate, lock_aggregates
 from shared.envelope import source_of
 from shared.errors import NotFound
+from shared.events import Event
 
 SOURCE = source_of("certification")
+
+
+def stage(session: AsyncSession, event: Event) -> str:
+    """Add the event to certification's outbox in the caller's transaction."""
+    return outbox.stage(session, Outbox, event, source=SOURCE)
 
 
 async def lock_person(session: AsyncSession, person_id: str) -> None:
@@ -29,10 +36,7 @@ async def lock_people(session: AsyncSession, person_ids: Iterable[str]) -> None:
 
 
 async def standard(session: AsyncSession, code: str, field: str = "standard_code") -> Standard:
-    row = await session.get(Standard, code)
-    if row is None:
-        raise NotFound(f"no standard {code!r}", field=field)
-    return row
+    return await get_or_404(session, Standard, code, what="standard", field=field)
 
 
 def units_of(row: Standard) -> list[domain.Unit]:

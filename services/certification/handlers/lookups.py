@@ -15,16 +15,12 @@ from services.certification.tables import (
     Certificate,
     Holder,
 )
-from shared.db import get_or_404
+from shared.db import count, get_or_404, where_equal
 
 
 async def session_counts(session: AsyncSession, row: AssessmentSession) -> dict[str, int]:
     """Candidates registered, and assessments by status."""
-    candidates = (
-        await session.exec(
-            select(func.count()).select_from(Candidate).where(Candidate.session_code == row.code)
-        )
-    ).one()
+    candidates = await count(session, Candidate, Candidate.session_code == row.code)
     by_status = (
         await session.exec(
             select(Assessment.status, func.count())
@@ -39,22 +35,16 @@ async def assessments(
     session: AsyncSession, person_id: str | None, session_code: str | None, limit: int
 ) -> Sequence[Assessment]:
     query = select(Assessment).order_by(col(Assessment.assessed_at)).limit(limit)
-    if person_id is not None:
-        query = query.where(Assessment.person_id == person_id)
-    if session_code is not None:
-        query = query.where(Assessment.session_code == session_code)
-    return (await session.exec(query)).all()
+    filters = {Assessment.person_id: person_id, Assessment.session_code: session_code}
+    return (await session.exec(where_equal(query, filters))).all()
 
 
 async def certificates(
     session: AsyncSession, person_id: str | None, occupation: str | None, limit: int
 ) -> Sequence[Certificate]:
     query = select(Certificate).order_by(col(Certificate.issued_at)).limit(limit)
-    if person_id is not None:
-        query = query.where(Certificate.person_id == person_id)
-    if occupation is not None:
-        query = query.where(Certificate.occupation == occupation)
-    return (await session.exec(query)).all()
+    filters = {Certificate.person_id: person_id, Certificate.occupation: occupation}
+    return (await session.exec(where_equal(query, filters))).all()
 
 
 async def certificate(session: AsyncSession, number: str) -> Certificate:

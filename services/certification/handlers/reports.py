@@ -14,13 +14,7 @@ from services.certification.tables import (
     Standard,
     TrainingRecord,
 )
-
-
-async def _count(session: AsyncSession, table: type, *where: object) -> int:
-    query = select(func.count()).select_from(table)
-    for clause in where:
-        query = query.where(clause)  # type: ignore[arg-type]
-    return int((await session.exec(query)).one())
+from shared.db import count
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
@@ -29,14 +23,14 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     ).all()
     by_status = {str(status): int(n) for status, n in rows}
     return {
-        "standards": await _count(session, Standard),
-        "assessors": await _count(session, KnownOrganisation, KnownOrganisation.kind == "assessor"),
-        "training_records": await _count(session, TrainingRecord),
-        "sessions": await _count(session, AssessmentSession),
+        "standards": await count(session, Standard),
+        "assessors": await count(session, KnownOrganisation, KnownOrganisation.kind == "assessor"),
+        "training_records": await count(session, TrainingRecord),
+        "sessions": await count(session, AssessmentSession),
         "assessments": sum(by_status.values()),
         "awaiting_training": by_status.get(AssessmentStatus.AWAITING_TRAINING, 0),
         "failed": by_status.get(AssessmentStatus.FAILED, 0),
-        "certificates": await _count(session, Certificate),
-        "revoked": await _count(session, Certificate, col(Certificate.revoked_at).is_not(None)),
-        "expired": await _count(session, Certificate, col(Certificate.expired_at).is_not(None)),
+        "certificates": await count(session, Certificate),
+        "revoked": await count(session, Certificate, col(Certificate.revoked_at).is_not(None)),
+        "expired": await count(session, Certificate, col(Certificate.expired_at).is_not(None)),
     }

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.certification.tables import Standard
 from shared import occupations
-from shared.db import Database, lock_aggregate
+from shared.db import Database, lock_aggregate, where_equal
 from shared.errors import Conflict, DomainError
 
 SHIPPED = Path(__file__).parent.parent / "data" / "standards.json"
@@ -99,8 +99,5 @@ async def listing(
     session: AsyncSession, occupation: str | None = None, level: int | None = None
 ) -> list[Standard]:
     query = select(Standard).order_by(col(Standard.occupation), col(Standard.level))
-    if occupation is not None:
-        query = query.where(Standard.occupation == occupation)
-    if level is not None:
-        query = query.where(Standard.level == level)
-    return list((await session.exec(query)).all())
+    filters = {Standard.occupation: occupation, Standard.level: level}
+    return list((await session.exec(where_equal(query, filters))).all())

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.certification import domain
 from services.certification.handlers.certificates import standard_of, today
 from services.certification.tables import Certificate, Holder
-from shared.errors import NotFound
+from shared.db import get_or_404
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,9 @@ class Verification:
 
 
 async def verify(session: AsyncSession, number: str) -> Verification:
-    certificate = await session.get(Certificate, number)
-    if certificate is None:
-        raise NotFound(f"no certificate {number!r}", field="certificate_number")
+    certificate = await get_or_404(
+        session, Certificate, number, what="certificate", field="certificate_number"
+    )
     standard = await standard_of(session, certificate)
     holder = await session.get(Holder, certificate.person_id)
     return Verification(

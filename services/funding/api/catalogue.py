@@ -28,10 +28,6 @@ def _lender(row: Lender) -> LenderOut:
     return LenderOut(code=row.code, name=row.name, kind=row.kind, topic=partner_topic(row.code))
 
 
-def _version(row: RuleVersion) -> RuleVersionOut:
-    return RuleVersionOut.model_validate(row, from_attributes=True)
-
-
 def _product(row: Product, versions: list[RuleVersion]) -> ProductOut:
     live = next((v.version for v in versions if v.status == catalogue.LIVE), None)
     return ProductOut(
@@ -40,7 +36,7 @@ def _product(row: Product, versions: list[RuleVersion]) -> ProductOut:
         name=row.name,
         created_at=row.created_at,
         live_version=live,
-        versions=[_version(v) for v in versions],
+        versions=[RuleVersionOut.of(v) for v in versions],
     )
 
 
@@ -93,13 +89,13 @@ async def add_rules(code: str, body: RuleVersionIn, _: WriteKey, db: Db) -> Rule
     """A new draft version of the product's rules (the live one stays live)."""
     async with db.transaction() as session:
         row = await catalogue.add_draft(session, code, body.rules, body.note, now=datetime.now(UTC))
-        return _version(row)
+        return RuleVersionOut.of(row)
 
 
 @router.get("/products/{code}/rules/{version}", response_model=RuleVersionOut)
 async def read_rules(code: str, version: Version, _: ReadKey, db: Db) -> RuleVersionOut:
     async with db.transaction() as session:
-        return _version(await catalogue.rule_version(session, code, version))
+        return RuleVersionOut.of(await catalogue.rule_version(session, code, version))
 
 
 @router.post("/products/{code}/rules/{version}/dry-run", response_model=DryRunOut)
@@ -124,4 +120,6 @@ async def publish(code: str, version: Version, _: WriteKey, db: Db) -> RuleVersi
     """The draft goes live for every referral decided from now on; the previous live
     version retires. Referrals already made keep the version they were made under."""
     async with db.transaction() as session:
-        return _version(await catalogue.publish(session, code, version, now=datetime.now(UTC)))
+        return RuleVersionOut.of(
+            await catalogue.publish(session, code, version, now=datetime.now(UTC))
+        )

@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from services.funding.handlers import partners
 from services.funding.webhooks import Destinations
 from shared.auth import Unauthenticated, database_of
-from shared.http import guard
+from shared.http import app_state, guard
 
 EnsureTopicsFn = Callable[[Sequence[str]], Awaitable[None]]
 _bearer = HTTPBearer(auto_error=False, scheme_name="partner key")
@@ -57,10 +57,7 @@ def ensure_topics_of(request: Request) -> EnsureTopicsFn:
 
 
 def destinations_of(request: Request) -> Destinations:
-    found = getattr(request.app.state, "destinations", None)
-    if not isinstance(found, Destinations):
-        raise RuntimeError("no Destinations on app.state.destinations: see __main__.build")
-    return found
+    return app_state(request, "destinations", Destinations)
 
 
 PartnerLender = Annotated[str, Depends(partner_lender)]

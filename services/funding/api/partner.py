@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.api.deps import PartnerLender
-from services.funding.api.referrals import referral_out
 from services.funding.domain import Status
 from services.funding.handlers import partner_api, referrals
 from services.funding.idempotency import fingerprint
@@ -26,6 +25,7 @@ from services.funding.schemas import (
     DecisionIn,
     DisbursementIn,
     PartnerReferralOut,
+    ReferralOut,
 )
 from services.funding.tables import Referral
 from shared.auth import Db
@@ -46,7 +46,7 @@ async def partner_out(
     session: AsyncSession, referral: Referral, now: datetime
 ) -> PartnerReferralOut:
     applicant = await referrals.applicant(session, referral.person_id, referral.lender_code, now)
-    return PartnerReferralOut(**referral_out(referral).model_dump(), applicant=applicant)
+    return PartnerReferralOut(**ReferralOut.of(referral).model_dump(), applicant=applicant)
 
 
 async def _answer(session: AsyncSession, referral: Referral, now: datetime) -> dict[str, Any]:

@@ -9,14 +9,8 @@ from fastapi import APIRouter, Path, Query
 from services.funding.domain import Status
 from services.funding.handlers import lookups, referrals
 from services.funding.schemas import BlockedOut, PersonReferralsOut, ReferralOut
-from services.funding.tables import Referral
-from shared.auth import Db, ReadKey
+from shared.auth import Db, ReadKey, read_out
 from shared.types import Offset
-
-
-def referral_out(row: Referral) -> ReferralOut:
-    return ReferralOut.model_validate(row, from_attributes=True)
-
 
 router = APIRouter(tags=["referrals"])
 
@@ -42,13 +36,13 @@ async def list_referrals(
             limit=limit,
             offset=offset,
         )
-    return [referral_out(r) for r in rows]
+    return [ReferralOut.of(r) for r in rows]
 
 
 @router.get("/referrals/{referral_id}", response_model=ReferralOut)
 async def read_referral(referral_id: str, _: ReadKey, db: Db) -> ReferralOut:
     async with db.transaction() as session:
-        return referral_out(await referrals.get(session, referral_id))
+        return ReferralOut.of(await referrals.get(session, referral_id))
 
 
 @router.get("/people/{person_id}/referrals", response_model=PersonReferralsOut)
@@ -61,7 +55,7 @@ async def person_referrals(
         view = await referrals.person_view(session, person_id, datetime.now(UTC))
     return PersonReferralsOut(
         person_id=person_id,
-        referrals=[referral_out(r) for r in view.referrals],
+        referrals=[ReferralOut.of(r) for r in view.referrals],
         blocked=[
             BlockedOut(
                 product_code=b.product_code,
@@ -76,14 +70,6 @@ async def person_referrals(
     )
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await referrals.counts(session)
-
-
-@router.get("/replica")
-async def replica(_: ReadKey, db: Db) -> dict[str, int]:
-    """How much of the registry and certification funding has seen (tests wait on it)."""
-    async with db.transaction() as session:
-        return await lookups.replica_sizes(session)
+_REPLICA = "How much of the registry and certification funding has seen (tests wait on it)."
+read_out(router, "/counts", referrals.counts)
+read_out(router, "/replica", lookups.replica_sizes, _REPLICA)

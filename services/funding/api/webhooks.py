@@ -17,17 +17,7 @@ from services.funding.schemas import (
     WebhookIn,
     WebhookOut,
 )
-from services.funding.tables import PartnerKey, WebhookEndpoint
 from shared.auth import AdminKey, Db, ReadKey
-
-
-def _key(row: PartnerKey) -> PartnerKeyOut:
-    return PartnerKeyOut.model_validate(row, from_attributes=True)
-
-
-def _endpoint(row: WebhookEndpoint) -> WebhookOut:
-    return WebhookOut.model_validate(row, from_attributes=True)
-
 
 router = APIRouter(tags=["partner keys and webhooks"])
 
@@ -37,19 +27,19 @@ async def create_key(code: str, body: KeyIn, _: AdminKey, db: Db) -> PartnerKeyC
     """A key for this lender's systems; the token is shown once, only its hash kept."""
     async with db.transaction() as session:
         row, token = await partners.create_key(session, code, body.name)
-    return PartnerKeyCreated(**_key(row).model_dump(), token=token)
+    return PartnerKeyCreated(**PartnerKeyOut.of(row).model_dump(), token=token)
 
 
 @router.get("/lenders/{code}/keys", response_model=list[PartnerKeyOut])
 async def list_keys(code: str, _: AdminKey, db: Db) -> list[PartnerKeyOut]:
     async with db.transaction() as session:
-        return [_key(k) for k in await partners.keys(session, code)]
+        return [PartnerKeyOut.of(k) for k in await partners.keys(session, code)]
 
 
 @router.delete("/lenders/{code}/keys/{key_id}", response_model=PartnerKeyOut)
 async def revoke_key(code: str, key_id: str, _: AdminKey, db: Db) -> PartnerKeyOut:
     async with db.transaction() as session:
-        return _key(await partners.revoke_key(session, code, key_id))
+        return PartnerKeyOut.of(await partners.revoke_key(session, code, key_id))
 
 
 @router.post("/lenders/{code}/webhooks", status_code=201, response_model=WebhookCreated)
@@ -64,19 +54,19 @@ async def add_webhook(
     target = await destinations.check(code, str(body.url))  # DNS: not in a transaction
     async with db.transaction() as session:
         row = await webhook_deliveries.add_endpoint(session, code, target, body.secret)
-    return WebhookCreated(**_endpoint(row).model_dump(), secret=row.secret)
+    return WebhookCreated(**WebhookOut.of(row).model_dump(), secret=row.secret)
 
 
 @router.get("/lenders/{code}/webhooks", response_model=list[WebhookOut])
 async def list_webhooks(code: str, _: ReadKey, db: Db) -> list[WebhookOut]:
     async with db.transaction() as session:
-        return [_endpoint(e) for e in await webhook_deliveries.endpoints(session, code)]
+        return [WebhookOut.of(e) for e in await webhook_deliveries.endpoints(session, code)]
 
 
 @router.delete("/lenders/{code}/webhooks/{endpoint_id}", response_model=WebhookOut)
 async def disable_webhook(code: str, endpoint_id: str, _: AdminKey, db: Db) -> WebhookOut:
     async with db.transaction() as session:
-        return _endpoint(await webhook_deliveries.disable_endpoint(session, code, endpoint_id))
+        return WebhookOut.of(await webhook_deliveries.disable_endpoint(session, code, endpoint_id))
 
 
 @router.get("/webhook-deliveries", response_model=list[DeliveryOut])
@@ -90,4 +80,4 @@ async def list_deliveries(
     """The webhook queue: `status=dead` lists what gave up after the last retry."""
     async with db.transaction() as session:
         rows = await webhook_deliveries.deliveries(session, lender_code, status, limit)
-    return [DeliveryOut.model_validate(r, from_attributes=True) for r in rows]
+    return [DeliveryOut.of(r) for r in rows]

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import Rules
 from services.funding.tables import Lender, Product, RuleVersion
-from shared.db import lock_aggregate
+from shared.db import get_or_404, lock_aggregate
 from shared.errors import Conflict, DomainError, NotFound
 
 CATALOGUE = Path(__file__).parent.parent / "data" / "catalogue.json"
@@ -68,10 +68,7 @@ async def ensure_lender(session: AsyncSession, code: str, name: str, kind: str) 
 
 
 async def lender(session: AsyncSession, code: str) -> Lender:
-    found = await session.get(Lender, code)
-    if found is None:
-        raise NotFound(f"no lender {code}", field="lender_code")
-    return found
+    return await get_or_404(session, Lender, code, what="lender", field="lender_code", quoted=False)
 
 
 async def lender_codes(session: AsyncSession) -> list[str]:
@@ -105,10 +102,9 @@ async def create_product(
 
 
 async def product(session: AsyncSession, code: str) -> Product:
-    found = await session.get(Product, code)
-    if found is None:
-        raise NotFound(f"no product {code}", field="product_code")
-    return found
+    return await get_or_404(
+        session, Product, code, what="product", field="product_code", quoted=False
+    )
 
 
 async def versions(session: AsyncSession, code: str) -> list[RuleVersion]:

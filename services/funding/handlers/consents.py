@@ -16,7 +16,10 @@ from services.funding.handlers import referrals
 from services.funding.handlers.common import drop_rows, lock_people, lock_person
 from services.funding.tables import ConsentRecord, KnownPerson, SharedData
 from shared.batch import Delivered, batched, rounds
-from shared.events import ConsentGranted, ConsentWithdrawn, PersonalDataShared
+from shared.events import ConsentGranted, ConsentWithdrawn, PersonalDataShared, copied
+
+# What both consent events say of the consent, kept as the registry told it.
+_TOLD = ("consent_id", "person_id", "purpose", "lender_code")
 
 
 @batched
@@ -40,12 +43,8 @@ async def on_consent_granted(
         for event in fresh:
             session.add(
                 ConsentRecord(
-                    consent_id=event.consent_id,
-                    person_id=event.person_id,
-                    purpose=event.purpose,
-                    lender_code=event.lender_code,
+                    **copied(event, *_TOLD, "expires_at"),
                     data_categories=list(event.data_categories),
-                    expires_at=event.expires_at,
                 )
             )
         if fresh:
@@ -61,12 +60,7 @@ async def on_consent_withdrawn(session: AsyncSession, event: ConsentWithdrawn) -
     now = datetime.now(UTC)
     consent = await session.get(ConsentRecord, event.consent_id)
     if consent is None:  # withdrawn before we saw the grant: remember it, so a late grant
-        consent = ConsentRecord(  # arriving after this cannot revive it
-            consent_id=event.consent_id,
-            person_id=event.person_id,
-            purpose=event.purpose,
-            lender_code=event.lender_code,
-        )
+        consent = ConsentRecord(**copied(event, *_TOLD))  # arriving after this cannot revive it
     consent.withdrawn_at = consent.withdrawn_at or event.withdrawn_at
     session.add(consent)
     await drop_rows(session, SharedData, SharedData.consent_id == event.consent_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.tables import (
@@ -17,6 +17,7 @@ from services.funding.tables import (
     Qualification,
     SharedData,
 )
+from shared.db import count
 
 
 async def lenders(session: AsyncSession) -> Sequence[Lender]:
@@ -38,5 +39,5 @@ async def replica_sizes(session: AsyncSession) -> dict[str, int]:
         ("shared_data", SharedData),
         ("qualifications", Qualification),
     ):
-        sizes[name] = int((await session.exec(select(func.count()).select_from(table))).one())
+        sizes[name] = await count(session, table)
     return sizes

@@ -6,7 +6,7 @@ lock; a lifecycle event that overtakes its award keeps what it says.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,15 +46,7 @@ async def on_qualification_awarded(
             if event.certificate_number in kept:
                 continue
             kept.add(event.certificate_number)
-            session.add(
-                Qualification(
-                    certificate_number=event.certificate_number,
-                    person_id=event.person_id,
-                    occupation=event.occupation,
-                    level=event.level,
-                    valid_until=event.valid_until,
-                )
-            )
+            session.add(_replica(event, event.valid_until))
         await session.flush()
         spans = {d.event.person_id: d for d in round_}
         await referrals.refer_many(session, [e.person_id for e in events], spans=spans)
@@ -64,14 +56,13 @@ async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualif
     await lock_person(session, event.person_id)
     found = await session.get(Qualification, event.certificate_number)
     if found is None:  # the award has not reached us yet: keep what this event says
-        found = Qualification(
-            certificate_number=event.certificate_number,
-            person_id=event.person_id,
-            occupation=event.occupation,
-            level=event.level,
-            valid_until=getattr(event, "valid_until", datetime.now(UTC).date()),
-        )
+        found = _replica(event, getattr(event, "valid_until", datetime.now(UTC).date()))
     return found
+
+
+def _replica(event: CertificateEvent, valid_until: date) -> Qualification:
+    """A certificate funding has not seen, as the event tells it."""
+    return Qualification(**CertificateEvent.fields_from(event), valid_until=valid_until)
 
 
 async def _withdraw_certificate(

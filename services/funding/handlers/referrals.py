@@ -38,6 +38,7 @@ from services.funding.tables import (
     SharedData,
 )
 from shared.batch import Delivered
+from shared.db import count, get_or_404, where_equal
 from shared.errors import DomainError, NotFound
 from shared.events import (
     LoanApproved,
@@ -50,7 +51,9 @@ from shared.events import (
     LoanReferralExpired,
     LoanReferralHeld,
     LoanReferralShared,
+    ReferralEvent,
     SharedPersonalData,
+    copied,
 )
 
 ACTIVE = "active"
@@ -362,24 +365,20 @@ def _describe(referral: Referral, evaluation: domain.Evaluation, version: int) -
 
 
 def _ids(referral: Referral) -> dict[str, Any]:
-    return {
-        "person_id": referral.person_id,
-        "referral_id": referral.referral_id,
-        "lender_code": referral.lender_code,
-        "product_code": referral.product_code,
-    }
+    """What every referral event says of its referral: ReferralEvent's fields."""
+    return ReferralEvent.fields_from(referral)
+
+
+# What a referral rests on, told by LoanReferralHeld, Created and Shared.
+_BASIS = ("occupation", "level", "certificate_number", "matched_clauses")
 
 
 def _held_event(referral: Referral, now: datetime) -> LoanReferralHeld:
     return LoanReferralHeld(
         **_ids(referral),
-        occupation=referral.occupation,
-        level=referral.level,
-        certificate_number=referral.certificate_number,
-        matched_clauses=referral.matched_clauses,
+        **copied(referral, *_BASIS, "rule_version"),
         waiting_for="consent",
         held_at=now,
-        rule_version=referral.rule_version,
     )
 
 
@@ -401,13 +400,7 @@ async def _send(
     await stage_referral_event(
         session,
         LoanReferralCreated(
-            **_ids(referral),
-            occupation=referral.occupation,
-            level=referral.level,
-            certificate_number=referral.certificate_number,
-            matched_clauses=referral.matched_clauses,
-            created_at=now,
-            rule_version=referral.rule_version,
+            **_ids(referral), **copied(referral, *_BASIS, "rule_version"), created_at=now
         ),
     )
     referral.shared_event_id = await share(session, referral, now, known)
@@ -427,11 +420,7 @@ async def share(
         session,
         LoanReferralShared(
             **_ids(referral),
-            occupation=referral.occupation,
-            level=referral.level,
-            certificate_number=referral.certificate_number,
-            valid_until=referral.valid_until,
-            matched_clauses=referral.matched_clauses,
+            **copied(referral, *_BASIS, "valid_until"),
             applicant=found,
             respond_by=referral.respond_by.date() if referral.respond_by else None,
             shared_at=now,
@@ -650,10 +639,9 @@ async def mark_delivered_by_topic(session: AsyncSession, now: datetime, limit: i
 
 
 async def get(session: AsyncSession, referral_id: str) -> Referral:
-    referral = await session.get(Referral, referral_id)
-    if referral is None:
-        raise NotFound(f"no referral {referral_id}", field="referral_id")
-    return referral
+    return await get_or_404(
+        session, Referral, referral_id, what="referral", field="referral_id", quoted=False
+    )
 
 
 async def locked(session: AsyncSession, referral_id: str) -> Referral:
@@ -720,27 +708,22 @@ async def search(
     limit: int = 10_000,
     offset: int = 0,
 ) -> list[Referral]:
-    query = select(Referral).order_by(col(Referral.created_at), col(Referral.referral_id))
-    if person_id:
-        query = query.where(Referral.person_id == person_id)
-    if lender_code:
-        query = query.where(Referral.lender_code == lender_code)
-    if product_code:
-        query = query.where(Referral.product_code == product_code)
-    if status:
-        query = query.where(Referral.status == status)
+    query = where_equal(
+        select(Referral).order_by(col(Referral.created_at), col(Referral.referral_id)),
+        {
+            Referral.person_id: person_id,
+            Referral.lender_code: lender_code,
+            Referral.product_code: product_code,
+            Referral.status: status,
+        },
+        blank_is_unset=True,
+    )
     if exclude_held:
         query = query.where(Referral.status != Status.HELD)
     return list((await session.exec(query.offset(offset).limit(limit))).all())
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    async def count(table: type, *where: Any) -> int:
-        query = select(func.count()).select_from(table)
-        for clause in where:
-            query = query.where(clause)
-        return int((await session.exec(query)).one())
-
     by_status = dict(
         (
             await session.exec(select(Referral.status, func.count()).group_by(col(Referral.status)))
@@ -755,9 +738,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         )
     ).one()
     result = {
-        "people": await count(KnownPerson),
-        "qualifications": await count(Qualification),
-        "consents": await count(ConsentRecord, col(ConsentRecord.withdrawn_at).is_(None)),
+        "people": await count(session, KnownPerson),
+        "qualifications": await count(session, Qualification),
+        "consents": await count(session, ConsentRecord, col(ConsentRecord.withdrawn_at).is_(None)),
         # Referrals the lenders were told of (held ones wait for consent).
         "referrals": sum(n for s, n in by_status.items() if s != Status.HELD),
         "referred_people": int(people),

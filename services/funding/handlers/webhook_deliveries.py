@@ -21,7 +21,7 @@ from services.funding import webhooks
 from services.funding.handlers import catalogue, referrals
 from services.funding.settings import FundingSettings
 from services.funding.tables import Referral, WebhookDelivery, WebhookEndpoint
-from shared.db import Database
+from shared.db import Database, where_equal
 from shared.errors import DomainError, NotFound
 from shared.events import LoanReferralShared
 
@@ -81,11 +81,8 @@ async def deliveries(
     session: AsyncSession, lender_code: str | None, status: str | None, limit: int
 ) -> list[WebhookDelivery]:
     query = select(WebhookDelivery).order_by(col(WebhookDelivery.created_at)).limit(limit)
-    if lender_code:
-        query = query.where(WebhookDelivery.lender_code == lender_code)
-    if status:
-        query = query.where(WebhookDelivery.status == status)
-    return list((await session.exec(query)).all())
+    filters = {WebhookDelivery.lender_code: lender_code, WebhookDelivery.status: status}
+    return list((await session.exec(where_equal(query, filters, blank_is_unset=True))).all())
 
 
 @dataclass(frozen=True)
@@ -141,7 +138,7 @@ async def _claim(db: Database, settings: FundingSettings, now: datetime) -> list
 
 
 async def _send(
-    client: httpx.AsyncClient, job: _Job, destinations: webhooks.Destinations
+    clients: webhooks.Clients, job: _Job, destinations: webhooks.Destinations
 ) -> tuple[int | None, str | None]:
     try:  # again: the name may resolve elsewhere now, or the rules have changed
         target = await destinations.check(job.lender_code, job.url)
@@ -149,7 +146,7 @@ async def _send(
         return None, f"refused: {refused.message}"[:500]
     headers = webhooks.signed_headers(job.secret, job.event_id, job.body, datetime.now(UTC))
     try:
-        response = await target.post(client, job.body.encode(), headers)
+        response = await target.post(clients, job.body.encode(), headers)
     except httpx.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"[:500]
     if 200 <= response.status_code < 300:
@@ -189,13 +186,13 @@ async def _record(
 
 async def deliver_due(
     db: Database,
-    client: httpx.AsyncClient,
+    clients: webhooks.Clients,
     settings: FundingSettings,
     destinations: webhooks.Destinations,
 ) -> int:
     """Send every delivery that is due; returns how many were attempted."""
     jobs = await _claim(db, settings, datetime.now(UTC))
     for job in jobs:  # in order: a lender sees a referral's events in the order they happened
-        status, error = await _send(client, job, destinations)
+        status, error = await _send(clients, job, destinations)
         await _record(db, settings, job, status, error)
     return len(jobs)

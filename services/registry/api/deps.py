@@ -10,13 +10,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.registry.settings import RegistrySettings
+from shared.http import app_state
 
 
 def settings_of(request: Request) -> RegistrySettings:
-    settings = getattr(request.app.state, "settings", None)
-    if not isinstance(settings, RegistrySettings):
-        raise RuntimeError("no RegistrySettings on app.state: services.registry.__main__ sets it")
-    return settings
+    return app_state(request, "settings", RegistrySettings)
 
 
 Settings = Annotated[RegistrySettings, Depends(settings_of)]

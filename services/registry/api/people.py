@@ -17,7 +17,7 @@ from services.registry.schemas import (
     PersonPatch,
 )
 from services.registry.tables import DuplicateFlag
-from shared.auth import AdminKey, Db, ReadKey, WriteKey
+from shared.auth import AdminKey, Db, ReadKey, WriteKey, read_out
 from shared.http import ERASED
 
 router = APIRouter(tags=["people"], responses=ERASED)
@@ -99,7 +99,4 @@ async def merge(body: MergeIn, who: AdminKey, db: Db) -> PersonOut:
     return PersonOut.of(person, consents)
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await people.counts(session)
+read_out(router, "/counts", people.counts)

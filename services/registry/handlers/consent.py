@@ -13,8 +13,12 @@ from services.registry.handlers import sharing
 from services.registry.handlers.common import stage
 from services.registry.schemas import ConsentIn
 from services.registry.tables import Consent, Organisation, Person
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, Gone, NotFound
-from shared.events import ConsentGranted, ConsentWithdrawn
+from shared.events import ConsentGranted, ConsentWithdrawn, copied
+
+# What both consent events say of the consent.
+_TOLD = ("person_id", "consent_id", "purpose", "lender_code")
 
 
 async def grant(
@@ -44,10 +48,7 @@ async def grant(
     stage(
         session,
         ConsentGranted(
-            person_id=person_id,
-            consent_id=consent.consent_id,
-            purpose=consent.purpose,
-            lender_code=consent.lender_code,
+            **copied(consent, *_TOLD),
             data_categories=list(cmd.data_categories),
             granted_at=now,
             expires_at=consent.expires_at,
@@ -81,9 +82,9 @@ async def _known_lender(session: AsyncSession, code: str, field: str) -> None:
 
 
 async def grant_for(session: AsyncSession, actor: str, person_id: str, cmd: ConsentIn) -> Consent:
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"no person {person_id}", field="person_id")
+    person = await get_or_404(
+        session, Person, person_id, what="person", field="person_id", quoted=False
+    )
     if person.status != "active":
         raise Gone(f"person {person_id} is {person.status}")
     return await grant(session, actor, person_id, cmd)
@@ -147,11 +148,4 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, limit: 
 
 
 def _withdrawn_event(consent: Consent, reason: str, now: datetime) -> ConsentWithdrawn:
-    return ConsentWithdrawn(
-        person_id=consent.person_id,
-        consent_id=consent.consent_id,
-        purpose=consent.purpose,
-        lender_code=consent.lender_code,
-        reason=reason,
-        withdrawn_at=now,
-    )
+    return ConsentWithdrawn(**copied(consent, *_TOLD), reason=reason, withdrawn_at=now)

@@ -15,7 +15,7 @@ from services.registry.handlers.common import Change, record_change, stage
 from services.registry.schemas import HouseholdIn
 from services.registry.settings import RegistrySettings
 from services.registry.tables import Household, IncomeRecord, Person, Place
-from shared.db import lock_aggregate
+from shared.db import get_or_404, lock_aggregate
 from shared.errors import Conflict, DomainError, NotFound
 from shared.events import (
     HouseholdIncomeRecorded,
@@ -121,10 +121,9 @@ async def register(
 
 
 async def _household(session: AsyncSession, household_id: str) -> Household:
-    household = await session.get(Household, household_id)
-    if household is None:
-        raise NotFound(f"no household {household_id}", field="household_id")
-    return household
+    return await get_or_404(
+        session, Household, household_id, what="household", field="household_id", quoted=False
+    )
 
 
 async def add_member(

@@ -14,10 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
 from services.registry.handlers.common import stage
+from services.registry.reference import SeedOrganisation
 from services.registry.schemas import OrganisationIn
 from services.registry.tables import Organisation
-from shared.db import lock_aggregate
-from shared.errors import Conflict, NotFound
+from shared.db import get_or_404, lock_aggregate
+from shared.errors import Conflict
 from shared.events import OrganisationRegistered
 
 _FIELDS = ("kind", "name_en", "name_th")
@@ -44,14 +45,7 @@ async def register(
                 field="code",
             )
         return Registration(have, created=False)
-    organisation = Organisation(
-        code=cmd.code, kind=cmd.kind, name_en=cmd.name_en, name_th=cmd.name_th, registered_at=now
-    )
-    session.add(organisation)
-    stage(
-        session,
-        OrganisationRegistered(code=cmd.code, kind=cmd.kind, name=cmd.name_en, registered_at=now),
-    )
+    organisation = add(session, cmd, now)
     audit.record(
         session,
         actor=actor,
@@ -64,6 +58,22 @@ async def register(
     return Registration(organisation, created=True)
 
 
+def add(
+    session: AsyncSession, new: OrganisationIn | SeedOrganisation, now: datetime
+) -> Organisation:
+    """A new organisation's row and its OrganisationRegistered, in the caller's transaction:
+    an operator's registration and the shipped seed alike."""
+    organisation = Organisation(
+        code=new.code, kind=new.kind, name_en=new.name_en, name_th=new.name_th, registered_at=now
+    )
+    session.add(organisation)
+    stage(
+        session,
+        OrganisationRegistered(code=new.code, kind=new.kind, name=new.name_en, registered_at=now),
+    )
+    return organisation
+
+
 async def list_organisations(
     session: AsyncSession, *, kind: str | None = None
 ) -> list[Organisation]:
@@ -74,7 +84,4 @@ async def list_organisations(
 
 
 async def get(session: AsyncSession, code: str) -> Organisation:
-    organisation = await session.get(Organisation, code)
-    if organisation is None:
-        raise NotFound(f"no organisation {code!r}", field="code")
-    return organisation
+    return await get_or_404(session, Organisation, code, what="organisation", field="code")

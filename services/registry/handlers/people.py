@@ -31,8 +31,8 @@ from services.registry.tables import (
     Place,
     Trainer,
 )
-from shared.db import lock_aggregate
-from shared.errors import Conflict, DomainError, Gone, NotFound
+from shared.db import count, get_or_404, lock_aggregate
+from shared.errors import Conflict, DomainError, Gone
 from shared.events import (
     HouseholdMemberLeft,
     PersonErased,
@@ -358,9 +358,9 @@ async def register_person(
 
 
 async def active_person(session: AsyncSession, person_id: str) -> Person:
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"no person {person_id}", field="person_id")
+    person = await get_or_404(
+        session, Person, person_id, what="person", field="person_id", quoted=False
+    )
     if person.status == "erased":
         raise Gone(f"person {person_id} was erased", erased_at=person.erased_at)
     if person.status == "merged":
@@ -472,9 +472,9 @@ async def merge(session: AsyncSession, actor: str, survivor_id: str, merged_id: 
 
 
 async def dismiss_flag(session: AsyncSession, actor: str, flag_id: str) -> DuplicateFlag:
-    flag = await session.get(DuplicateFlag, flag_id)
-    if flag is None:
-        raise NotFound(f"no duplicate flag {flag_id}", field="flag_id")
+    flag = await get_or_404(
+        session, DuplicateFlag, flag_id, what="duplicate flag", field="flag_id", quoted=False
+    )
     if flag.status != "open":
         raise Conflict(f"flag {flag_id} is already {flag.status}")
     flag.status, flag.resolved_at, flag.resolved_by = "dismissed", datetime.now(UTC), actor
@@ -538,9 +538,9 @@ async def erase(session: AsyncSession, actor: str, person_id: str) -> Person:
 
 
 async def get_person(session: AsyncSession, person_id: str) -> tuple[Person, list[Consent]]:
-    person = await session.get(Person, person_id)
-    if person is None:
-        raise NotFound(f"no person {person_id}", field="person_id")
+    person = await get_or_404(
+        session, Person, person_id, what="person", field="person_id", quoted=False
+    )
     if person.status == "erased":
         raise Gone(f"person {person_id} was erased", erased_at=person.erased_at)
     consents_ = (await session.exec(select(Consent).where(Consent.person_id == person_id))).all()
@@ -595,7 +595,7 @@ async def counts(session: AsyncSession) -> dict[str, int]:
             )
         )
     ).one()
-    households = (await session.exec(select(func.count()).select_from(Household))).one()
+    households = await count(session, Household)
     return {
         "people": int(by_status.get("active", 0)),
         "people_merged": int(by_status.get("merged", 0)),

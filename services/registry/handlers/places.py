@@ -15,12 +15,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, reference
+from services.registry.handlers import organisations
 from services.registry.handlers.common import stage
 from services.registry.schemas import LearningCentreIn, VillageIn
 from services.registry.tables import Organisation, Place
-from shared.db import Database, lock_aggregate
-from shared.errors import Conflict, DomainError, NotFound
-from shared.events import OrganisationRegistered, VillageRegistered
+from shared.db import Database, get_or_404, lock_aggregate, where_equal
+from shared.errors import Conflict, DomainError
+from shared.events import VillageRegistered
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +105,8 @@ async def upsert_reference_data(
             updated += 1
     if clashes:
         log.warning("reference places not loaded, codes taken by other places: %s", clashes)
-    organisations = await _seed_organisations(session, now)
-    return ReferenceLoad(inserted, updated, organisations, clashes)
+    seeded = await _seed_organisations(session, now)
+    return ReferenceLoad(inserted, updated, seeded, clashes)
 
 
 async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
@@ -122,21 +123,7 @@ async def _seed_organisations(session: AsyncSession, now: datetime) -> int:
     for seed in seeds.values():
         if seed.code in present:
             continue
-        session.add(
-            Organisation(
-                code=seed.code,
-                kind=seed.kind,
-                name_en=seed.name_en,
-                name_th=seed.name_th,
-                registered_at=now,
-            )
-        )
-        stage(
-            session,
-            OrganisationRegistered(
-                code=seed.code, kind=seed.kind, name=seed.name_en, registered_at=now
-            ),
-        )
+        organisations.add(session, seed, now)
         added += 1
     return added
 
@@ -257,25 +244,23 @@ async def list_places(
     limit: int = 1000,
 ) -> list[Place]:
     """Ordered by code; page with `after` = the last code of the previous page."""
-    query = select(Place)
-    if kind:
-        query = query.where(Place.kind == kind)
-    if province_code:
-        query = query.where(Place.province_code == province_code)
-    if tourism_class:
-        query = query.where(Place.tourism_class == tourism_class)
-    if centre_type:
-        query = query.where(Place.centre_type == centre_type)
+    query = where_equal(
+        select(Place),
+        {
+            Place.kind: kind,
+            Place.province_code: province_code,
+            Place.tourism_class: tourism_class,
+            Place.centre_type: centre_type,
+        },
+        blank_is_unset=True,
+    )
     if after:
         query = query.where(col(Place.code) > after)
     return list((await session.exec(query.order_by(col(Place.code)).limit(limit))).all())
 
 
 async def get_place(session: AsyncSession, code: str) -> Place:
-    place = await session.get(Place, code)
-    if place is None:
-        raise NotFound(f"no place {code!r}", field="code")
-    return place
+    return await get_or_404(session, Place, code, what="place", field="code")
 
 
 async def get_village(session: AsyncSession, code: str, *, field: str = "village_code") -> Place:

@@ -19,8 +19,8 @@ from services.registry.handlers.common import stage
 from services.registry.handlers.places import get_village
 from services.registry.schemas import TrainerIn
 from services.registry.tables import Person, Trainer
-from shared.db import lock_aggregate
-from shared.errors import Conflict, DomainError, NotFound
+from shared.db import get_or_404, lock_aggregate, where_equal
+from shared.errors import Conflict, DomainError
 from shared.events import TrainerRegistered
 
 
@@ -102,21 +102,20 @@ async def list_trainers(
     role: str | None = None,
     limit: int = 1000,
 ) -> list[Trainer]:
-    query = select(Trainer)
-    if village_code:
-        query = query.where(Trainer.village_code == village_code)
+    query = where_equal(
+        select(Trainer),
+        {Trainer.village_code: village_code, Trainer.role: role},
+        blank_is_unset=True,
+    )
     if occupation:
         # Whole codes only: "mechanic" must not match "boat-mechanic". The caller's code
         # is validated (letters, digits, hyphens), so it holds no LIKE wildcards.
         query = query.where(("," + col(Trainer.occupations) + ",").like(f"%,{occupation},%"))
-    if role:
-        query = query.where(Trainer.role == role)
     query = query.order_by(col(Trainer.registered_at), col(Trainer.trainer_id)).limit(limit)
     return list((await session.exec(query)).all())
 
 
 async def get(session: AsyncSession, trainer_id: str) -> Trainer:
-    trainer = await session.get(Trainer, trainer_id)
-    if trainer is None:
-        raise NotFound(f"no trainer {trainer_id}", field="trainer_id")
-    return trainer
+    return await get_or_404(
+        session, Trainer, trainer_id, what="trainer", field="trainer_id", quoted=False
+    )

@@ -21,12 +21,8 @@ from services.training.schemas import (
     ProgressOut,
     VenueIn,
 )
-from services.training.tables import Cohort, Course, Programme
+from services.training.tables import Cohort, Course
 from shared.auth import Db, ReadKey, WriteKey
-
-
-def _programme(row: Programme) -> ProgrammeOut:
-    return ProgrammeOut.model_validate(row, from_attributes=True)
 
 
 def _course(row: Course) -> CourseOut:
@@ -65,7 +61,7 @@ async def create_programme(
     async with db.transaction() as session:
         result = await setup.create_programme(session, cmd)
         _status(response, result.created)
-        return _programme(result.row)
+        return ProgrammeOut.of(result.row)
 
 
 @router.get("/programmes", response_model=list[ProgrammeOut])
@@ -76,13 +72,13 @@ async def list_programmes(
     owner_code: str | None = Query(None, max_length=64),
 ) -> list[ProgrammeOut]:
     async with db.transaction() as session:
-        return [_programme(p) for p in await lookups.programmes(session, year, owner_code)]
+        return [ProgrammeOut.of(p) for p in await lookups.programmes(session, year, owner_code)]
 
 
 @router.get("/programmes/{code}", response_model=ProgrammeOut)
 async def read_programme(code: str, _: ReadKey, db: Db) -> ProgrammeOut:
     async with db.transaction() as session:
-        return _programme(await lookups.programme(session, code))
+        return ProgrammeOut.of(await lookups.programme(session, code))
 
 
 @router.get("/programmes/{code}/achievement", response_model=AchievementOut)

@@ -13,7 +13,7 @@ from services.training.schemas import (
     PracticalsIn,
     RecordedOut,
 )
-from shared.auth import Db, ReadKey, WriteKey
+from shared.auth import Db, WriteKey, read_out
 
 router = APIRouter(tags=["attendance and completion"])
 
@@ -53,14 +53,6 @@ async def close(code: str, _: WriteKey, db: Db) -> ClosureOut:
     )
 
 
-@router.get("/counts")
-async def counts(_: ReadKey, db: Db) -> dict[str, int]:
-    async with db.transaction() as session:
-        return await reports.counts(session)
-
-
-@router.get("/replica")
-async def replica(_: ReadKey, db: Db) -> dict[str, int]:
-    """Rows in the registry replica, to watch it catch up with the registry."""
-    async with db.transaction() as session:
-        return await reports.replica_sizes(session)
+_REPLICA = "Rows in the registry replica, to watch it catch up with the registry."
+read_out(router, "/counts", reports.counts)
+read_out(router, "/replica", reports.replica_sizes, _REPLICA)

@@ -11,11 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus, CohortStatus, CompletionRule
-from services.training.handlers.common import SOURCE, locked_cohort
-from services.training.tables import Application, Attendance, Cohort, Course, Outbox
+from services.training.handlers.common import learner_facts, locked_cohort, stage
+from services.training.tables import Application, Attendance, Cohort, Course
 from shared.errors import Conflict, DomainError
 from shared.events import TrainingCompleted, TrainingNotCompleted
-from shared.outbox import stage
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ async def close(session: AsyncSession, cohort_code: str) -> list[Outcome]:
         app.outcome_reason = reason
         app.updated_at = now
         session.add(app)
-        stage(session, Outbox, _outcome_event(cohort, course, app, reason, now), source=SOURCE)
+        stage(session, _outcome_event(cohort, course, app, reason, now))
         outcomes.append(Outcome(app, completed=reason is None))
     cohort.status = CohortStatus.CLOSED
     cohort.closed_at = now
@@ -165,12 +164,9 @@ def _outcome_event(
     cohort: Cohort, course: Course, app: Application, reason: str | None, now: datetime
 ) -> TrainingCompleted | TrainingNotCompleted:
     common = {
-        "person_id": app.person_id,
+        **learner_facts(app.person_id, cohort),
         "enrolment_id": app.application_id,
-        "programme_code": cohort.programme_code,
-        "cohort_code": cohort.code,
         "course_code": course.code,
-        "occupation": cohort.occupation,
     }
     if reason is None:
         return TrainingCompleted(

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.training.handlers import reports
 from services.training.handlers.reports import Ranked
 from services.training.tables import Cohort, Course, Programme
-from shared.db import get_or_404
+from shared.db import get_or_404, where_equal
 
 
 async def programme(session: AsyncSession, code: str) -> Programme:
@@ -21,11 +21,8 @@ async def programmes(
     session: AsyncSession, year: int | None, owner_code: str | None
 ) -> Sequence[Programme]:
     query = select(Programme).order_by(col(Programme.year), col(Programme.code))
-    if year is not None:
-        query = query.where(Programme.year == year)
-    if owner_code is not None:
-        query = query.where(Programme.owner_code == owner_code)
-    return (await session.exec(query)).all()
+    filters = {Programme.year: year, Programme.owner_code: owner_code}
+    return (await session.exec(where_equal(query, filters))).all()
 
 
 async def course(session: AsyncSession, code: str) -> Course:
@@ -40,11 +37,8 @@ async def cohorts(
     session: AsyncSession, programme_code: str | None, status: str | None
 ) -> Sequence[Cohort]:
     query = select(Cohort).order_by(col(Cohort.created_at), col(Cohort.code))
-    if programme_code is not None:
-        query = query.where(Cohort.programme_code == programme_code)
-    if status is not None:
-        query = query.where(Cohort.status == status)
-    return (await session.exec(query)).all()
+    filters = {Cohort.programme_code: programme_code, Cohort.status: status}
+    return (await session.exec(where_equal(query, filters))).all()
 
 
 async def ranked(session: AsyncSession, cohort_code: str, wanted: list[str]) -> dict[str, Ranked]:

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus
+from services.training.handlers.common import get_application
 from services.training.handlers.seats import PLACED, candidate, placed_candidates, rules_of
 from services.training.tables import (
     Application,
@@ -21,7 +22,7 @@ from services.training.tables import (
     Programme,
     ProgrammeTarget,
 )
-from shared.errors import NotFound
+from shared.db import count, get_or_404
 
 
 @dataclass(frozen=True)
@@ -40,9 +41,7 @@ async def achievement(
     session: AsyncSession, code: str
 ) -> tuple[Programme, Progress, list[Progress]]:
     """Learners who completed (each had a TrainingCompleted) against the targets."""
-    programme = await session.get(Programme, code)
-    if programme is None:
-        raise NotFound(f"no programme {code!r}", field="programme_code")
+    programme = await get_or_404(session, Programme, code, what="programme", field="programme_code")
     completed = (
         select(
             Application.province_code,
@@ -139,16 +138,12 @@ def _why(
 
 
 async def cohort_ranking(session: AsyncSession, code: str) -> tuple[Cohort, list[Ranked]]:
-    cohort = await session.get(Cohort, code)
-    if cohort is None:
-        raise NotFound(f"no cohort {code!r}", field="cohort_code")
+    cohort = await get_or_404(session, Cohort, code, what="cohort", field="cohort_code")
     return cohort, await ranking(session, cohort)
 
 
 async def application(session: AsyncSession, application_id: str) -> Ranked:
-    app = await session.get(Application, application_id)
-    if app is None:
-        raise NotFound(f"no application {application_id}", field="application_id")
+    app = await get_application(session, application_id)
     cohort = await session.get(Cohort, app.cohort_code)
     assert cohort is not None
     [ranked] = await ranking(session, cohort, only={application_id})
@@ -179,7 +174,7 @@ async def counts_by_cohort(
 
 async def counts(session: AsyncSession) -> dict[str, int]:
     by_status = await status_counts(session)
-    known = (await session.exec(select(func.count()).select_from(KnownPerson))).one()
+    known = await count(session, KnownPerson)
     seated = sum(by_status[s] for s in ("enrolled", "completed", "not_completed"))
     return {
         "known_people": int(known),
@@ -200,7 +195,4 @@ async def replica_sizes(session: AsyncSession) -> dict[str, int]:
         "trainers": KnownTrainer,
         "organisations": KnownOrganisation,
     }
-    return {
-        name: int((await session.exec(select(func.count()).select_from(table))).one())
-        for name, table in tables.items()
-    }
+    return {name: await count(session, table) for name, table in tables.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -18,18 +18,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import ApplicationStatus, Candidate, CohortStatus, Rules
-from services.training.handlers.common import SOURCE, locked_cohort
+from services.training.handlers.common import (
+    get_application,
+    learner_facts,
+    locked_cohort,
+    stage,
+)
 from services.training.tables import (
     Application,
     Cohort,
     KnownHousehold,
     KnownMembership,
     KnownPerson,
-    Outbox,
 )
 from shared.errors import Conflict, DomainError, Gone, NotFound
-from shared.events import LearnerApplied, LearnerEnrolled, LearnerWaitlisted, LearnerWithdrew
-from shared.outbox import stage
+from shared.events import (
+    LearnerApplied,
+    LearnerEnrolled,
+    LearnerWaitlisted,
+    LearnerWithdrew,
+    copied,
+)
 
 Status = ApplicationStatus
 
@@ -38,17 +47,13 @@ def rules_of(cohort: Cohort) -> Rules:
     return Rules(cohort.capacity, cohort.village_cap, cohort.one_per_household)
 
 
+# The application's columns selection reads: Candidate's fields, in their order (the raw
+# rows of placed_candidates are passed to it positionally).
+_CANDIDATE_COLUMNS = tuple(f.name for f in fields(Candidate))
+
+
 def candidate(app: Application) -> Candidate:
-    return Candidate(
-        application_id=app.application_id,
-        person_id=app.person_id,
-        applied_at=app.applied_at,
-        village_code=app.village_code,
-        household_id=app.household_id,
-        income_band=app.income_band,
-        band_floor=app.band_floor,
-        band_ceiling=app.band_ceiling,
-    )
+    return Candidate(**copied(app, *_CANDIDATE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -134,18 +139,6 @@ async def _applications(
     return list((await session.exec(query)).all())
 
 
-_CANDIDATE_COLUMNS = (
-    "application_id",
-    "person_id",
-    "applied_at",
-    "village_code",
-    "household_id",
-    "income_band",
-    "band_floor",
-    "band_ceiling",
-)
-
-
 async def placed_candidates(
     session: AsyncSession, cohort_code: str, *statuses: Status
 ) -> list[tuple[Candidate, str]]:
@@ -167,17 +160,12 @@ async def placed_candidates(
 def _enrolled(session: AsyncSession, cohort: Cohort, app: Application, now: datetime) -> None:
     stage(
         session,
-        Outbox,
         LearnerEnrolled(
-            person_id=app.person_id,
+            **learner_facts(app.person_id, cohort),
             enrolment_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             rank=app.rank,
             enrolled_at=now,
         ),
-        source=SOURCE,
     )
 
 
@@ -186,18 +174,13 @@ def _waitlisted(
 ) -> None:
     stage(
         session,
-        Outbox,
         LearnerWaitlisted(
-            person_id=app.person_id,
+            **learner_facts(app.person_id, cohort),
             application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             rank=app.rank or 0,
             reason=reason,
             waitlisted_at=now,
         ),
-        source=SOURCE,
     )
 
 
@@ -274,31 +257,17 @@ def _new_application(
     session: AsyncSession, cohort: Cohort, person: KnownPerson, replica: Replica
 ) -> Application:
     now = datetime.now(UTC)
+    facts = learner_facts(person.person_id, cohort)
     app = Application(
         application_id=str(uuid.uuid4()),
-        cohort_code=cohort.code,
-        programme_code=cohort.programme_code,
-        occupation=cohort.occupation,
-        person_id=person.person_id,
+        **facts,
         status=Status.APPLIED,
         applied_at=now,
         updated_at=now,
     )
     _snapshot(app, person, replica)
     session.add(app)
-    stage(
-        session,
-        Outbox,
-        LearnerApplied(
-            person_id=person.person_id,
-            application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
-            applied_at=now,
-        ),
-        source=SOURCE,
-    )
+    stage(session, LearnerApplied(**facts, application_id=app.application_id, applied_at=now))
     return app
 
 
@@ -396,27 +365,20 @@ async def _withdraw(
     session.add(app)
     stage(
         session,
-        Outbox,
         LearnerWithdrew(
-            person_id=app.person_id,
+            **learner_facts(app.person_id, cohort),
             application_id=app.application_id,
-            programme_code=cohort.programme_code,
-            cohort_code=cohort.code,
-            occupation=cohort.occupation,
             previous_status=previous,
             reason=reason,
             withdrew_at=now,
         ),
-        source=SOURCE,
     )
     await session.flush()
     return await promote(session, cohort, now) if previous == Status.ENROLLED else []
 
 
 async def withdraw(session: AsyncSession, application_id: str, reason: str) -> Withdrawal:
-    found = await session.get(Application, application_id)
-    if found is None:
-        raise NotFound(f"no application {application_id}", field="application_id")
+    found = await get_application(session, application_id)
     cohort = await locked_cohort(session, found.cohort_code)
     await session.refresh(found)  # re-read under the lock
     promoted = await _withdraw(session, cohort, found, reason, datetime.now(UTC))

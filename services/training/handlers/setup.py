@@ -25,7 +25,9 @@ from services.training.tables import (
     ProgrammeTarget,
 )
 from shared import occupations
+from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, NotFound
+from shared.replica import known_organisation
 
 OWNER_KINDS = frozenset({"programme-owner", "training-partner"})
 
@@ -78,13 +80,9 @@ async def create_programme(session: AsyncSession, cmd: NewProgramme) -> Created:
         return Created(existing, created=False)
     # Only what a standard covers, or its trainees would await certification for ever.
     occupations.check_all(cmd.occupations, "occupations")
-    owner = await session.get(KnownOrganisation, cmd.owner_code)
-    if owner is None:
-        raise NotFound(
-            f"organisation {cmd.owner_code!r} is not known to training (not registered, or "
-            "the registry's event has not arrived yet)",
-            field="owner_code",
-        )
+    owner = await known_organisation(
+        session, KnownOrganisation, cmd.owner_code, service="training", field="owner_code"
+    )
     if owner.kind not in OWNER_KINDS:
         raise DomainError(
             f"organisation {cmd.owner_code!r} is a {owner.kind}; a programme owner must be a "
@@ -131,9 +129,9 @@ async def create_course(session: AsyncSession, cmd: NewCourse) -> Created:
     if existing is not None:
         _same_or_conflict(existing, fields, f"course {cmd.code!r}")
         return Created(existing, created=False)
-    programme = await session.get(Programme, cmd.programme_code)
-    if programme is None:
-        raise NotFound(f"no programme {cmd.programme_code!r}", field="programme_code")
+    programme = await get_or_404(
+        session, Programme, cmd.programme_code, what="programme", field="programme_code"
+    )
     if cmd.occupation not in programme.occupations:
         raise DomainError(
             f"programme {programme.code!r} does not offer {cmd.occupation!r} "

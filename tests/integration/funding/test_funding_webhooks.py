@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.funding import webhooks
+from services.funding.handlers import webhook_deliveries
 from shared.events import (
     ConsentWithdrawn,
     LoanReferralCancelled,
@@ -105,7 +106,9 @@ async def test_webhooks_retry_with_backoff_then_deliver_signed(
     first_event = [h for h in hits if h.headers["webhook-id"] == hits[0].headers["webhook-id"]]
     assert len(first_event) == 3  # failed, failed, delivered: the same message id each time
     gaps = [b.at - a.at for a, b in itertools.pairwise(first_event)]
-    assert gaps[1] > gaps[0] * 1.5 and gaps[0] >= 0.25  # 0.3 s, then 0.6 s: backing off
+    # Backing off: 0.3 s, then 0.6 s. Load can only lengthen a wait, so lower bounds hold
+    # on a busy machine where a ratio of two measured gaps did not.
+    assert gaps[0] >= 0.25 and gaps[1] >= 0.55
     types = []
     for hit in hits:
         body = webhooks.verify(secret, hit.body, hit.headers)  # raises if the signature is wrong
@@ -202,3 +205,24 @@ async def test_disabling_an_endpoint_gives_up_what_was_queued_for_it(
     assert all(d["status"] == "dead" for d in queued), queued
     assert {d["last_error"] for d in queued if d["attempts"] == 0} <= {"endpoint disabled"}
     assert any(d["last_error"] == "endpoint disabled" for d in queued)
+
+
+async def test_every_webhook_tick_uses_the_clients_opened_at_start(
+    funding: RunningFunding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A client per tick built a TLS context every webhook_poll_seconds (issue 14).
+    clients: list[webhooks.Clients] = []
+    deliver_due = webhook_deliveries.deliver_due
+
+    async def spy(*args: Any) -> int:
+        clients.append(args[1])
+        return await deliver_due(*args)
+
+    monkeypatch.setattr(webhook_deliveries, "deliver_due", spy)
+
+    async def ticks() -> int:
+        return len(clients)
+
+    await eventually(ticks, lambda n: n >= 5, timeout=10, what="five webhook ticks")
+    assert len({id(client) for client in clients}) == 1
+    assert not clients[0].is_closed

@@ -17,8 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.handlers.imports.rows import COLUMNS, Records, check_header
 from services.registry.tables import ImportChunk, ImportJob, ImportRejection
-from shared.db import Database
-from shared.errors import DomainError, NotFound
+from shared.db import Database, get_or_404
+from shared.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +142,9 @@ async def stored_records(db: Database, import_id: str) -> AsyncGenerator[tuple[i
 
 
 async def get_job(session: AsyncSession, import_id: str) -> ImportJob:
-    job = await session.get(ImportJob, import_id)
-    if job is None:
-        raise NotFound(f"no import {import_id}", field="import_id")
-    return job
+    return await get_or_404(
+        session, ImportJob, import_id, what="import", field="import_id", quoted=False
+    )
 
 
 async def list_jobs(
