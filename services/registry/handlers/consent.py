@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
 from services.registry.handlers import sharing
-from services.registry.handlers.common import stage
+from services.registry.handlers.common import Change, stage
 from services.registry.schemas import ConsentIn
 from services.registry.tables import Consent, Organisation, Person
 from shared.db import get_or_404
@@ -19,6 +20,39 @@ from shared.events import ConsentGranted, ConsentWithdrawn, copied
 
 # What both consent events say of the consent.
 _TOLD = ("person_id", "consent_id", "purpose", "lender_code")
+
+
+def planned(person_id: str, cmd: ConsentIn, now: datetime) -> tuple[dict[str, Any], Change]:
+    """A grant's consent row and its change (ConsentGranted and the audit entry), without
+    I/O: `grant` stages them, a CSV import batch adds them to its bulk inserts."""
+    row: dict[str, Any] = {
+        "consent_id": str(uuid.uuid4()),
+        "person_id": person_id,
+        "purpose": cmd.purpose,
+        "lender_code": cmd.lender_code,
+        "data_categories": ",".join(cmd.data_categories),
+        "granted_at": now,
+        "expires_at": cmd.expires_at,
+        "withdrawn_at": None,
+        "withdrawal_reason": None,
+    }
+    event = ConsentGranted(
+        person_id=person_id,
+        consent_id=row["consent_id"],
+        purpose=cmd.purpose,
+        lender_code=cmd.lender_code,
+        data_categories=list(cmd.data_categories),
+        granted_at=now,
+        expires_at=cmd.expires_at,
+    )
+    entry = {
+        "action": "consent.granted",
+        "entity_type": "consent",
+        "entity_id": row["consent_id"],
+        "detail": f"person {person_id}; purpose {cmd.purpose}; lender {cmd.lender_code or 'any'}",
+        "at": now,
+    }
+    return row, Change(event, entry)
 
 
 async def grant(
@@ -35,35 +69,12 @@ async def grant(
         raise DomainError("expiry must be in the future", field=f"{field_prefix}expires_at")
     if cmd.lender_code is not None:
         await _known_lender(session, cmd.lender_code, f"{field_prefix}lender_code")
-    consent = Consent(
-        consent_id=str(uuid.uuid4()),
-        person_id=person_id,
-        purpose=cmd.purpose,
-        lender_code=cmd.lender_code,
-        data_categories=",".join(cmd.data_categories),
-        granted_at=now,
-        expires_at=cmd.expires_at,
-    )
+    row, change = planned(person_id, cmd, now)
+    consent = Consent(**row)
     session.add(consent)
-    stage(
-        session,
-        ConsentGranted(
-            **copied(consent, *_TOLD),
-            data_categories=list(cmd.data_categories),
-            granted_at=now,
-            expires_at=consent.expires_at,
-        ),
-    )
+    stage(session, change.event)
     await sharing.share(session, consent, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action="consent.granted",
-        entity_type="consent",
-        entity_id=consent.consent_id,
-        detail=f"person {person_id}; purpose {cmd.purpose}; lender {cmd.lender_code or 'any'}",
-        at=now,
-    )
+    audit.record(session, actor=actor, **change.audit)
     return consent
 
 
