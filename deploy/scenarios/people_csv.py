@@ -21,6 +21,10 @@ from stdnum.th import pin
 from services.registry.handlers.imports import COLUMNS
 from services.registry.reference import PROVINCES
 
+# Every column but consents: the file is a survey of people and households (the seeder's
+# import, deploy/scenarios/seed.py, is the one that gives consents).
+FILE_COLUMNS = tuple(name for name in COLUMNS if name != "consents")
+
 # fmt: off
 _GIVEN = (
     ("สมชาย", "Somchai"), ("สมศรี", "Somsri"), ("มาลี", "Malee"), ("วิชัย", "Wichai"),
@@ -105,7 +109,7 @@ def rows(
     new_household: float = 0.3,
     seed: int = 2024,
 ) -> tuple[Iterator[list[str]], Expectation]:
-    """The data rows (in COLUMNS order) and what the import must make of them.
+    """The data rows (in FILE_COLUMNS order) and what the import must make of them.
 
     Exactly round(count * invalid) invalid IDs and round(count * duplicates) repeated rows.
     `new_household`: the chance that a row not already in a household starts one (of 1 to 5
@@ -169,7 +173,7 @@ def rows(
                 "household_code": code,
                 "monthly_income": income if code else "",
             }
-            cells = [cells_by_name[name] for name in COLUMNS]
+            cells = [cells_by_name[name] for name in FILE_COLUMNS]
             if bad:
                 expected.invalid.append(line)
             else:
@@ -200,6 +204,6 @@ def write_csv(
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(COLUMNS)
+        writer.writerow(FILE_COLUMNS)
         writer.writerows(data)
     return expected

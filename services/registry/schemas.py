@@ -296,6 +296,19 @@ class RejectionPageOut(BaseModel):
     next_after_line: int | None = Field(description="pass as after_line for the next page")
 
 
+class ImportPersonOut(BaseModel):
+    line: int = Field(description="the row's line in the file (the header is line 1)")
+    person_id: str
+    outcome: str = Field(description="created, or unchanged (registered already, same data)")
+
+
+class ImportPeoplePageOut(BaseModel):
+    import_id: str
+    status: str = Field(description="the job's status: while queued or running, more may come")
+    people: list[ImportPersonOut] = Field(description="accepted rows, in line order")
+    next_after_line: int | None = Field(description="pass as after_line for the next page")
+
+
 class PlaceOut(Output):
     code: str
     kind: str

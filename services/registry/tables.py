@@ -197,6 +197,17 @@ class ImportRejection(Base, table=True):
     existing_person_id: str | None = Field(default=None, max_length=36)
 
 
+class ImportPerson(Base, table=True):
+    """An accepted row's person (created, or found unchanged), by line: how the uploader learns
+    the person ids of its rows without the registry handing national IDs back."""
+
+    __tablename__ = "import_person"
+    import_id: str = Field(primary_key=True, max_length=36)
+    line: int = Field(primary_key=True)
+    person_id: str = Field(max_length=36)
+    outcome: str = Field(max_length=10)  # created or unchanged
+
+
 class ApiKey(Base, ApiKeyColumns, table=True): ...
 
 

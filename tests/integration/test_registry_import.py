@@ -24,6 +24,7 @@ from services.registry.__main__ import build as build_registry
 from services.registry.handlers import imports
 from services.registry.settings import RegistrySettings
 from services.registry.tables import (
+    Consent,
     DuplicateFlag,
     Household,
     ImportJob,
@@ -34,8 +35,8 @@ from services.registry.tables import (
 )
 from shared.db import Database
 from shared.runtime import Service
-from tests.support import RunningRegistry, eventually, returning
-from tests.support.registry import HEADER, finished, upload
+from tests.support import RunningRegistry, error_fields, eventually, ok, returning
+from tests.support.registry import HEADER, finished, person, upload
 
 ROWS = 100_000
 PERSON_REGISTERED = "skillbridge.registry.PersonRegistered.v1"
@@ -279,6 +280,106 @@ async def test_upload_and_reading_need_a_key(registry: RunningRegistry) -> None:
         assert response.status_code == 401
         assert (await anonymous.get("/imports")).status_code == 401
     assert (await registry.client.get("/imports/nope")).status_code == 404
+
+
+# --- consents and the person of each row --------------------------------------------------
+
+CONSENT_GRANTED = "skillbridge.registry.ConsentGranted.v1"
+CONSENT_HEADER = "national_id,first_name_th,last_name_th,province_code,household_code,consents\n"
+
+
+async def all_row_people(client: httpx.AsyncClient, import_id: str, limit: int) -> list[Any]:
+    people: list[Any] = []
+    after: int | None = 0
+    while after is not None:
+        page = ok(
+            await client.get(
+                f"/imports/{import_id}/people", params={"after_line": after, "limit": limit}
+            ),
+            200,
+        )
+        assert page["status"] == "done"
+        people += page["people"]
+        after = page["next_after_line"]
+    return people
+
+
+async def test_consents_column_grants_as_post_people_and_rows_map_to_person_ids(
+    registry: RunningRegistry, tmp_path: Path
+) -> None:
+    client = registry.client
+    ids = [nid(i) for i in range(1, 7)]
+    # Registered beforehand without consent: the file cannot grant one to them.
+    ok(await client.post("/people", json=person(national_id=ids[0])), 201)
+    code = f"hh-{secrets.token_hex(3)}"
+    path = tmp_path / "consents.csv"
+    path.write_text(
+        CONSENT_HEADER
+        + f"{ids[1]},มาลี,ศรีสุข,34,{code},loan-referral\n"  # 2: consents
+        + f"{ids[2]},สมชาย,ใจดี,34,{code},\n"  # 3: no consent
+        + f"{ids[3]},สมศรี,ใจดี,34,, loan-referral ;\n"  # 4: spaces, a trailing separator
+        + f"{ids[4]},วันดี,มีสุข,34,,marketing\n"  # 5: unknown purpose
+        + f"{ids[0]},มาลี,ศรีสุข,34,,loan-referral\n"  # 6: registered, without consent
+        + f"{ids[5]},วันดี,มีสุข,34,,loan-referral;loan-referral\n",  # 7: repeated
+        encoding="utf-8",
+    )
+    first, _ = await import_file(client, path)
+    assert (first["created"], first["unchanged"], first["rejected"]) == (3, 0, 3)
+    rejected = await report(client, first["import_id"])
+    assert [(int(r["line"]), r["field"]) for r in rejected] == [
+        (5, "consents.0.purpose"),
+        (6, "consents"),
+        (7, "consents"),
+    ]
+    assert rejected[1]["existing_person_id"] and "does not grant consents" in rejected[1]["reason"]
+
+    people = await all_row_people(client, first["import_id"], limit=2)  # pages of two
+    assert [(p["line"], p["outcome"]) for p in people] == [
+        (2, "created"),
+        (3, "created"),
+        (4, "created"),
+    ]
+    assert not any(ids[1] in json.dumps(p) for p in people)  # no national IDs handed back
+    by_line = {p["line"]: p["person_id"] for p in people}
+    for line, consented in ((2, True), (3, False), (4, True)):
+        got = ok(await client.get(f"/people/{by_line[line]}"), 200)
+        assert got["national_id"] == ids[line - 1]
+        assert [c["purpose"] for c in got["consents"]] == (["loan-referral"] if consented else [])
+    async with registry.service.db.transaction() as session:
+        granted = (
+            await session.exec(select(Outbox).where(col(Outbox.ce_type) == CONSENT_GRANTED))
+        ).all()
+        consents = (await session.exec(select(Consent))).all()
+    assert len(granted) == len(consents) == 2
+    assert {json.loads(o.value)["person_id"] for o in granted} == {by_line[2], by_line[4]}
+
+    # Again: the consented people are unchanged (their consent is live); nothing is added.
+    again, _ = await import_file(client, path)
+    assert (again["created"], again["unchanged"], again["rejected"]) == (0, 3, 3)
+    people_again = await all_row_people(client, again["import_id"], limit=1000)
+    assert [(p["line"], p["person_id"], p["outcome"]) for p in people_again] == [
+        (line, by_line[line], "unchanged") for line in (2, 3, 4)
+    ]
+    async with registry.service.db.transaction() as session:
+        assert len((await session.exec(select(Consent))).all()) == 2
+
+
+async def test_row_people_needs_the_write_role_and_a_known_import(
+    registry: RunningRegistry,
+) -> None:
+    client = registry.client
+    missing = await client.get("/imports/nope/people")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert error_fields(missing.json()) == ["import_id"]
+    bad = await client.get("/imports/nope/people", params={"limit": 0})
+    assert bad.status_code == 422 and error_fields(bad.json()) == ["limit"]
+    reader = ok(await client.post("/api-keys", json={"name": "viewer", "role": "read"}), 201)
+    async with registry.anonymous() as anonymous:
+        assert (await anonymous.get("/imports/nope/people")).status_code == 401
+        read_only = {"Authorization": f"Bearer {reader['token']}"}
+        response = await anonymous.get("/imports/nope/people", headers=read_only)
+        assert response.status_code == 403
 
 
 # --- crash and resume --------------------------------------------------------------------

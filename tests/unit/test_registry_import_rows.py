@@ -266,3 +266,60 @@ def test_replay_rebuilds_what_accepted_rows_decided() -> None:
     state.replay(2, cells(household_code="hh-1", monthly_income="3500"))
     assert state.seen == {national_id(1): 2}
     assert state.incomes == {"hh-1": (3500, 2)}
+
+
+# --- consents and the person of each row ------------------------------------------------------
+
+
+def test_consents_cell_is_purposes_separated_by_semicolons() -> None:
+    parsed = row(consents=" loan-referral ; ")
+    assert [c.model_dump() for c in parsed.person.consents] == [
+        {
+            "purpose": "loan-referral",
+            "lender_code": None,
+            "data_categories": [],
+            "expires_at": None,
+        }
+    ]
+    assert row().person.consents == []  # no column, or an empty cell: no consent
+
+
+def test_a_bad_or_repeated_purpose_is_reported_like_post_people() -> None:
+    unknown = imports.parse_row(COLUMNS, cells(consents="loan-referral;marketing"))
+    assert isinstance(unknown, list)
+    assert [p.field for p in unknown] == ["consents.1.purpose"]
+    assert unknown[0].reason.startswith("unknown purpose 'marketing'")
+    twice = imports.parse_row(COLUMNS, cells(consents="loan-referral;loan-referral"))
+    assert twice == [Problem("consents", "purpose(s) given more than once: loan-referral")]
+
+
+def test_a_consent_is_granted_as_post_people_grants_it() -> None:
+    b = batch()
+    b.apply(2, row(consents="loan-referral"))
+    person_id = b.people[0]["person_id"]
+    [consent] = b.consents
+    assert consent["person_id"] == person_id and consent["purpose"] == "loan-referral"
+    assert (consent["lender_code"], consent["data_categories"], consent["granted_at"]) == (
+        None,
+        "",
+        NOW,
+    )
+    types = [o["ce_type"].split(".")[2] for o in b.outbox]
+    assert types == ["PersonRegistered", "ConsentGranted"]
+    granted = b.audit[1]
+    assert (granted["action"], granted["entity_id"], granted["actor"]) == (
+        "consent.granted",
+        consent["consent_id"],
+        "importer",
+    )
+    assert granted["detail"] == f"person {person_id}; purpose loan-referral; lender any"
+
+
+def test_each_accepted_row_records_its_person_by_line_and_a_rejected_row_none() -> None:
+    b = batch()
+    b.apply(2, row())
+    b.apply(3, row(province_code="99"))
+    b.apply(4, row(national_id=national_id(2)))
+    assert [(r["line"], r["outcome"]) for r in b.row_people] == [(2, "created"), (4, "created")]
+    assert [r["person_id"] for r in b.row_people] == [p["person_id"] for p in b.people]
+    assert all(set(r) == {"import_id", "line", "person_id", "outcome"} for r in b.row_people)

@@ -1,4 +1,5 @@
-"""CSV imports of people and households over HTTP: upload, progress, rejection report.
+"""CSV imports of people and households over HTTP: upload, progress, rejection report, and
+the person id of each accepted row.
 
 The format and what each row does are described in services/registry/handlers/imports/
 and docs/registry-import.md.
@@ -15,7 +16,13 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from services.registry.handlers import imports
-from services.registry.schemas import ImportOut, RejectionOut, RejectionPageOut
+from services.registry.schemas import (
+    ImportOut,
+    ImportPeoplePageOut,
+    ImportPersonOut,
+    RejectionOut,
+    RejectionPageOut,
+)
 from shared.auth import Db, ReadKey, WriteKey
 from shared.db import Database
 from shared.errors import DomainError
@@ -107,6 +114,34 @@ async def rejections(
     return RejectionPageOut(
         import_id=import_id,
         rejections=[RejectionOut.model_validate(r.model_dump()) for r in page.rejections],
+        next_after_line=page.next_after_line,
+    )
+
+
+@router.get("/imports/{import_id}/people", response_model=ImportPeoplePageOut)
+async def row_people(
+    import_id: str,
+    *,
+    after_line: After = 0,
+    limit: int = Query(1000, ge=1, le=10_000, description="rows per page"),
+    _: WriteKey,
+    db: Db,
+) -> ImportPeoplePageOut:
+    """The person id of each accepted row (created or unchanged), by line, so the uploader
+    can link its own rows to the registry; rejected lines are in /rejections.
+
+    Rows are named by line only, never by national ID or name (PDPA): only who holds the
+    file can tell whose id it is, hence the write role that uploads, not read.
+    """
+    async with db.transaction() as session:
+        page = await imports.row_people(session, import_id, after_line=after_line, limit=limit)
+    return ImportPeoplePageOut(
+        import_id=import_id,
+        status=page.status,
+        people=[
+            ImportPersonOut(line=p.line, person_id=p.person_id, outcome=p.outcome)
+            for p in page.people
+        ],
         next_after_line=page.next_after_line,
     )
 

@@ -19,6 +19,8 @@ any order, and case and surrounding spaces are ignored. The columns:
     province_code    required; the official 2-digit code (10 = Bangkok)
     household_code   optional: the programme's household code; found, or created
     monthly_income   optional: whole THB per month; needs a household_code on the same row
+    consents         optional: consent purposes separated by ";" (e.g. loan-referral), each
+                     granted as POST /people grants {"purpose": ...}
 
 A header with another column, a repeated one, or without a required one rejects the whole
 file at upload (422, field "header"), before anything is stored; so does text that is not UTF-8
@@ -36,8 +38,12 @@ What a row does
 - A national ID already registered: when every cell the row gives matches the registry, the
   row is `unchanged` (so importing a file again creates nothing); otherwise it is rejected
   with `existing_person_id` (an import never overwrites a person; use PATCH /people/{id}).
+- consents: an unknown purpose is rejected as `consents.N.purpose`, a repeated one as
+  `consents`. A registered person without a live consent for a purpose the row gives is
+  rejected (field `consents`, with `existing_person_id`): an import grants no consent to
+  people registered before.
 - Otherwise the person is registered exactly as POST /people does it (same rules, same
-  PersonRegistered event, same audit entry); likely duplicates (same Thai name, birth date and
+  PersonRegistered event, same audit entry; each consent its ConsentGranted and entry); likely duplicates (same Thai name, birth date and
   province) are registered and flagged for review, never rejected (`flagged` counts them).
 - household_code: the household with that code is found, or created in the person's province
   and village; the person joins it. A person already in another household is rejected (field
@@ -51,7 +57,8 @@ The upload is kept in the database (ImportChunk, about 1 MiB each), so any repli
 job. Each batch of `import_batch_rows` rows commits its people, households, events, audit,
 rejections and the job's counters (`rows_done`, ...) in one transaction: after a crash the
 worker skips the `rows_done` rows already committed (rebuilding what it must remember of them)
-and a batch that was cut short is redone whole. Job states: queued, running, done, failed.
+and a batch that was cut short is redone whole. Each accepted line's person id is kept
+(ImportPerson, in the batch's transaction) for GET /imports/{id}/people. Job states: queued, running, done, failed.
 """
 
 from services.registry.handlers.imports.batch import Batch, Counts, FileState
@@ -60,11 +67,13 @@ from services.registry.handlers.imports.jobs import (
     CHUNK_BYTES,
     MAX_FILE_BYTES,
     MAX_HEADER_BYTES,
+    PeoplePage,
     RejectionPage,
     create_job,
     get_job,
     list_jobs,
     rejections,
+    row_people,
     wake_event,
 )
 from services.registry.handlers.imports.rows import (
@@ -90,6 +99,7 @@ __all__ = [
     "FileState",
     "ImportWorker",
     "LostJob",
+    "PeoplePage",
     "Problem",
     "Records",
     "RejectionPage",
@@ -100,6 +110,7 @@ __all__ = [
     "list_jobs",
     "parse_row",
     "rejections",
+    "row_people",
     "run_worker",
     "wake_event",
 ]

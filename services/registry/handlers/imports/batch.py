@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry import audit, domain
+from services.registry.handlers import consent as consent_handlers
 from services.registry.handlers import households as household_handlers
 from services.registry.handlers import people, sharing
 from services.registry.handlers.common import SOURCE, Change
@@ -23,8 +24,10 @@ from services.registry.schemas import PersonIn
 from services.registry.settings import RegistrySettings
 from services.registry.tables import (
     AuditEntry,
+    Consent,
     DuplicateFlag,
     Household,
+    ImportPerson,
     ImportRejection,
     IncomeRecord,
     Outbox,
@@ -97,6 +100,8 @@ class Batch:
         self.counts = Counts()
         self.accepted: list[tuple[int, Row]] = []
         self.people: list[dict[str, Any]] = []
+        self.consents: list[dict[str, Any]] = []
+        self.row_people: list[dict[str, Any]] = []  # line -> person id, for GET .../people
         self.flags: list[dict[str, Any]] = []
         self.new_households: list[dict[str, Any]] = []
         self.incomes: list[dict[str, Any]] = []
@@ -106,6 +111,7 @@ class Batch:
         self.joins: list[tuple[str, str]] = []  # existing people: (household id, person id)
         self.households: dict[str, _Household] = {}
         self.known = people.Known()
+        self.live_purposes: dict[str, set[str]] = {}  # registered person id -> live consents
         self._seen: dict[str, int] = {}
         self._incomes: dict[str, tuple[int, int]] = {}
         self._carrier = "{}"
@@ -121,6 +127,7 @@ class Batch:
                 self.reject(line, row)
         self.counts.rows = len(records)
         self.known = await people.Known.load(session, [row.person for _, row in parsed])
+        await self._load_consents(session, [row for _, row in parsed if row.person.consents])
         await self._load_households(session, {r.household_code for _, r in parsed})
         for line, row in parsed:
             self.apply(line, row)
@@ -135,6 +142,21 @@ class Batch:
             )
             for code, household_id, income in found:
                 self.households[code or ""] = _Household(household_id, income)
+
+    async def _load_consents(self, session: AsyncSession, rows: list[Row]) -> None:
+        """The live consents' purposes of registered people whose rows give consents."""
+        holders = (self.known.by_national_id.get(row.person.national_id) for row in rows)
+        ids = sorted({str(h["person_id"]) for h in holders if h is not None})
+        for start in range(0, len(ids), 500):
+            found = await session.exec(
+                select(Consent.person_id, Consent.purpose).where(
+                    col(Consent.person_id).in_(ids[start : start + 500]),
+                    col(Consent.withdrawn_at).is_(None),
+                    or_(col(Consent.expires_at).is_(None), col(Consent.expires_at) > self.now),
+                )
+            )
+            for person_id, purpose in found:
+                self.live_purposes.setdefault(person_id, set()).add(purpose)
 
     # rules of one row, in memory: a rejected row leaves nothing behind
 
@@ -169,13 +191,19 @@ class Batch:
         self.people.append(plan.person)
         self.flags += plan.flags
         self._add(plan.change)
+        for grant in row.person.consents:
+            # Only a purpose: no lender to look up, no expiry, no data categories, so
+            # nothing for sharing.share to hand to funding (as POST /people would find).
+            consent, change = consent_handlers.planned(plan.person_id, grant, self.now)
+            self.consents.append(consent)
+            self._add(change)
         if code is not None:
             household = self.households.get(code) or self._new_household(code, row.person)
             self._join(household, plan.person)
             self._income(household, row.monthly_income)
         self.counts.created += 1
         self.counts.flagged += bool(plan.flags)
-        self._accept(line, row)
+        self._accept(line, row, plan.person_id, "created")
 
     def _existing(self, line: int, row: Row, person_id: str) -> None:
         holder = self.known.by_national_id.get(row.person.national_id)
@@ -198,6 +226,24 @@ class Batch:
                         "national_id",
                         "already registered with other data "
                         f"({', '.join(differs)}); an import does not change people",
+                        holder["person_id"],
+                    )
+                ],
+            )
+            return
+        unconsented = sorted(
+            {c.purpose for c in row.person.consents}
+            - self.live_purposes.get(holder["person_id"], set())
+        )
+        if unconsented:
+            self.reject(
+                line,
+                [
+                    Problem(
+                        "consents",
+                        f"already registered without a live consent for {', '.join(unconsented)};"
+                        " an import does not grant consents to registered people "
+                        "(POST /people/{person_id}/consents)",
                         holder["person_id"],
                     )
                 ],
@@ -226,10 +272,13 @@ class Batch:
                 self.joins.append((household.household_id, holder["person_id"]))
             self._income(household, row.monthly_income)
         self.counts.unchanged += 1
-        self._accept(line, row)
+        self._accept(line, row, holder["person_id"], "unchanged")
 
-    def _accept(self, line: int, row: Row) -> None:
+    def _accept(self, line: int, row: Row, person_id: str, outcome: str) -> None:
         self.accepted.append((line, row))
+        self.row_people.append(
+            {"import_id": self.import_id, "line": line, "person_id": person_id, "outcome": outcome}
+        )
         self._seen.setdefault(row.person.national_id, line)
         if row.household_code is not None and row.monthly_income is not None:
             self._incomes.setdefault(row.household_code, (row.monthly_income, line))
@@ -308,11 +357,13 @@ class Batch:
         for table, rows in (
             (Household, self.new_households),
             (Person, self.people),
+            (Consent, self.consents),
             (DuplicateFlag, self.flags),
             (IncomeRecord, self.incomes),
             (Outbox, self.outbox),
             (AuditEntry, self.audit),
             (ImportRejection, self.rejections),
+            (ImportPerson, self.row_people),
         ):
             if rows:
                 await _insert(conn, table, rows)

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.handlers.imports.rows import COLUMNS, Records, check_header
-from services.registry.tables import ImportChunk, ImportJob, ImportRejection
+from services.registry.tables import ImportChunk, ImportJob, ImportPerson, ImportRejection
 from shared.db import Database, get_or_404
 from shared.errors import DomainError
 
@@ -190,3 +190,27 @@ async def rejections(
         .order_by(col(ImportRejection.line), col(ImportRejection.id))
     )
     return RejectionPage(list(found.all()), lines[-1] if len(lines) == limit else None)
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    status: str  # the job's: queued or running means later lines may still come
+    people: list[ImportPerson]
+    next_after_line: int | None  # None: this was the last page (so far, if still running)
+
+
+async def row_people(
+    session: AsyncSession, import_id: str, *, after_line: int = 0, limit: int = 1000
+) -> PeoplePage:
+    """Accepted rows after `after_line` with their person ids, by line. Batches commit in line
+    order, so pages read while the job runs never skip a line that commits later."""
+    job = await get_job(session, import_id)
+    found = await session.exec(
+        select(ImportPerson)
+        .where(ImportPerson.import_id == import_id, col(ImportPerson.line) > after_line)
+        .order_by(col(ImportPerson.line))
+        .limit(limit)
+    )
+    people = list(found.all())
+    more = len(people) == limit
+    return PeoplePage(job.status, people, people[-1].line if more else None)

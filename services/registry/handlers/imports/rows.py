@@ -32,10 +32,12 @@ COLUMNS: tuple[str, ...] = (
     "province_code",
     "household_code",
     "monthly_income",
+    "consents",
 )
 REQUIRED: tuple[str, ...] = ("national_id", "first_name_th", "last_name_th", "province_code")
 ADDRESS = frozenset(people.ADDRESS_FIELDS)
 _HOUSEHOLD = frozenset({"household_code", "monthly_income"})
+CONSENT_SEPARATOR = ";"
 # Rejection reasons never keep personal data: these fields' values are cut from messages.
 _PERSONAL = frozenset(people.PERSONAL_FIELDS)
 REASON_MAX = 500
@@ -186,6 +188,8 @@ def parse_row(columns: Sequence[str], cells: Sequence[str]) -> Row | list[Proble
         k: v for k, v in given.items() if k not in ADDRESS and k not in _HOUSEHOLD
     }
     body["address"] = {k: v for k, v in given.items() if k in ADDRESS}
+    if "consents" in given:
+        body["consents"] = _consents(given["consents"])
     problems: list[Problem] = []
     person = None
     try:
@@ -206,6 +210,22 @@ def parse_row(columns: Sequence[str], cells: Sequence[str]) -> Row | list[Proble
             problems.append(
                 Problem("monthly_income", "an income needs a household_code on the same row")
             )
+    problems += _repeated_purposes(given.get("consents"))
     if problems or person is None:
         return problems
     return Row(person, code, income)
+
+
+def _consents(cell: str) -> list[dict[str, str]]:
+    """ "loan-referral;other" -> [{"purpose": ...}, ...]: POST /people's consents, each with
+    only a purpose (any partner lender, no data shared, no expiry)."""
+    purposes = (part.strip() for part in cell.split(CONSENT_SEPARATOR))
+    return [{"purpose": purpose} for purpose in purposes if purpose]
+
+
+def _repeated_purposes(cell: str | None) -> list[Problem]:
+    purposes = [c["purpose"] for c in _consents(cell or "")]
+    repeated = sorted({p for p in purposes if purposes.count(p) > 1})
+    if not repeated:
+        return []
+    return [Problem("consents", f"purpose(s) given more than once: {', '.join(repeated)}")]
