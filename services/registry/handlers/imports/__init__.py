@@ -43,8 +43,9 @@ What a row does
   rejected (field `consents`, with `existing_person_id`): an import grants no consent to
   people registered before.
 - Otherwise the person is registered exactly as POST /people does it (same rules, same
-  PersonRegistered event, same audit entry; each consent its ConsentGranted and entry); likely duplicates (same Thai name, birth date and
-  province) are registered and flagged for review, never rejected (`flagged` counts them).
+  PersonRegistered event, same audit entry; each consent its ConsentGranted and entry);
+  likely duplicates (same Thai name, birth date and province) are registered and flagged for
+  review, never rejected (`flagged` counts them).
 - household_code: the household with that code is found, or created in the person's province
   and village; the person joins it. A person already in another household is rejected (field
   `household_code`). monthly_income is recorded only when it differs from the household's
@@ -58,7 +59,8 @@ job. Each batch of `import_batch_rows` rows commits its people, households, even
 rejections and the job's counters (`rows_done`, ...) in one transaction: after a crash the
 worker skips the `rows_done` rows already committed (rebuilding what it must remember of them)
 and a batch that was cut short is redone whole. Each accepted line's person id is kept
-(ImportPerson, in the batch's transaction) for GET /imports/{id}/people. Job states: queued, running, done, failed.
+(ImportPerson, in the batch's transaction) for GET /imports/{id}/people. Job states: queued,
+running, done, failed.
 """
 
 from services.registry.handlers.imports.batch import Batch, Counts, FileState
