@@ -1,5 +1,6 @@
-"""Calls to the registry's API: people, households and organisations as the seeder registers
-them, and the CSV import (`skillbridge import-people`, bench-import).
+"""Calls to the registry's API: people, households and organisations, and the CSV import
+(`skillbridge import-people`, bench-import, and the seeder, which registers its people with
+one import and reads their ids back by line).
 
 An import streams the file (never read whole), then polls GET /imports/{id}, showing it as
 ONE progress line rewritten in place; at the end the summary is printed and the rejection
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import anyio
+import httpx
 
 from deploy.clients.base import ApiError, Json, ServiceClient
 
@@ -97,6 +99,61 @@ class RegistryClient(ServiceClient):
             raise ImportFailed(self.problem(response))
         job: dict[str, Any] = response.json()
         return job
+
+    async def upload_csv(self, file_name: str, content: bytes, *, deadline: float) -> Json:
+        """POST a CSV held in memory; the queued job. Retried only while the registry cannot
+        be reached at all (a connection refused never delivered the file)."""
+        delay = 0.05
+        while True:
+            try:
+                response = await self.http.post(
+                    f"{self.url}/imports",
+                    params={"file_name": file_name},
+                    content=content,
+                    headers={"Content-Type": "text/csv; charset=utf-8"},
+                )
+                break
+            except httpx.ConnectError:
+                if time.monotonic() > deadline:
+                    raise
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        if response.status_code != 202:
+            raise ImportFailed(self.problem(response))
+        job: Json = response.json()
+        return job
+
+    async def job(self, import_id: str) -> Json:
+        response = await self.http.get(f"{self.url}/imports/{import_id}")
+        if response.status_code != 200:
+            raise ImportFailed(self.problem(response))
+        job: Json = response.json()
+        return job
+
+    async def _pages(self, import_id: str, what: str, key: str) -> list[Json]:
+        """Every item of a paged import report (rejections or people), in line order."""
+        items: list[Json] = []
+        after: int | None = 0
+        while after is not None:
+            response = await self.http.get(
+                f"{self.url}/imports/{import_id}/{what}",
+                params={"after_line": after, "limit": 10_000},
+            )
+            if response.status_code != 200:
+                raise ImportFailed(self.problem(response))
+            page = response.json()
+            items += page[key]
+            after = page["next_after_line"]
+        return items
+
+    async def row_people(self, import_id: str) -> dict[int, str]:
+        """line -> person_id of every accepted row (created or unchanged)."""
+        people = await self._pages(import_id, "people", "people")
+        return {int(p["line"]): str(p["person_id"]) for p in people}
+
+    async def rejections(self, import_id: str) -> list[Json]:
+        """The rejection report's entries (line, field, reason, existing_person_id)."""
+        return await self._pages(import_id, "rejections", "rejections")
 
     async def follow(
         self, import_id: str, *, out: TextIO = sys.stdout, poll_seconds: float = POLL_SECONDS

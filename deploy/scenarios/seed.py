@@ -1,16 +1,20 @@
 """Drives a scenario through the services' HTTP APIs, as programme staff would.
 
-Each trainee: registered (with or without consent) -> applied to the cohort of their estate
-and occupation -> selected -> attends all five days or only two -> those who attended all
-are assessed on the last day in a TPQI session per level (a pass passes every unit, a fail
-fails one required unit) -> the cohort closes: completed or not.
+Each trainee: registered (with or without consent; all of them in one CSV import) -> applied
+to the cohort of their estate and occupation -> selected -> attends all five days or only
+two -> those who attended all are assessed on the last day in a TPQI session per level (a
+pass passes every unit, a fail fails one required unit) -> the cohort closes: completed or
+not.
 Certification awards a pass once TrainingCompleted arrives; referrals follow from events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime
+import io
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -19,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from deploy.clients.base import ApiError, auth_headers
+from deploy.clients.base import ApiError, Json, auth_headers
 from deploy.clients.certification import Candidate, CertificationClient, standard_code, unit_results
 from deploy.clients.funding import FundingClient
 from deploy.clients.registry import RegistryClient
@@ -29,6 +33,7 @@ from deploy.scenarios.pilot import Scenario, Trainee
 T = TypeVar("T")
 Progress = Callable[[str], None]
 
+LOAN_REFERRAL = "loan-referral"  # the consent purpose a trainee gives to partner lenders
 SeedError = ApiError  # the name deploy/bench/journey.py catches; the training client raises it too
 
 # Every occupation's course: the programme's five-day format (DOMAIN.md): days 1-3
@@ -137,30 +142,102 @@ async def set_up_programme(training: TrainingClient, scenario: Scenario, retry_f
         )
 
 
-async def register(
-    registry: RegistryClient, scenario: Scenario, trainee: Trainee, deadline: float
-) -> str:
-    """The trainee (201, or 409 on a rerun) and, with an income, a household of their own."""
-    consents = [{"purpose": "loan-referral"}] if trainee.consents_to_lenders else []
-    person = {
-        "national_id": trainee.national_id,
-        "first_name_th": trainee.first_name,
-        "last_name_th": trainee.last_name,
-        "birth_date": trainee.birth_date.isoformat(),
-        "address": {"province_code": trainee.province_code},
-        "consents": consents,
-    }
-    body = await registry.register_person(person, deadline=deadline)
-    person_id = str(body.get("person_id") or body["existing_person_id"])
-    if trainee.monthly_income is not None:  # a household of their own, with its income
-        household = {
-            "household_code": f"{scenario.programme_code}-{person_id}"[:64],
-            "province_code": trainee.province_code,
-            "members": [person_id],
-            "monthly_income": trainee.monthly_income,
-        }
-        await registry.register_household(household, deadline=deadline)  # 409: a rerun
-    return person_id
+# The import's columns for a trainee: the person, a household of their own when they have an
+# income on record, and their consent.
+IMPORT_COLUMNS = (
+    "national_id",
+    "first_name_th",
+    "last_name_th",
+    "birth_date",
+    "province_code",
+    "household_code",
+    "monthly_income",
+    "consents",
+)
+IMPORT_POLL_SECONDS = 0.2
+
+
+def registration_csv(scenario: Scenario, run: str) -> tuple[bytes, list[int]]:
+    """The trainees as one registry import file, and the line each trainee is on.
+
+    A trainee with an income gets a household of their own, `<programme>-<run>-<n>`: fresh
+    codes each run, so a rerun never puts a newcomer into someone else's household (a person
+    registered by an earlier run is reported with their id and keeps their household)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(IMPORT_COLUMNS)
+    lines: list[int] = []
+    line = 2
+    for n, trainee in enumerate(scenario.trainees, 1):
+        has_income = trainee.monthly_income is not None
+        record = [
+            trainee.national_id,
+            trainee.first_name,
+            trainee.last_name,
+            trainee.birth_date.isoformat(),
+            trainee.province_code,
+            f"{scenario.programme_code}-{run}-{n}"[:64] if has_income else "",
+            str(trainee.monthly_income) if has_income else "",
+            LOAN_REFERRAL if trainee.consents_to_lenders else "",
+        ]
+        writer.writerow(record)
+        lines.append(line)
+        line += 1 + sum(cell.count("\n") for cell in record)  # a quoted line break spans lines
+    return buffer.getvalue().encode(), lines
+
+
+async def follow_import(
+    registry: RegistryClient, import_id: str, started: float, progress: Progress
+) -> Json:
+    """Poll the job until it ends, reporting rows as today's per-person registration did."""
+    shown = 0
+    while True:
+        job = await registry.job(import_id)
+        done, total = int(job["rows_done"]), int(job["rows_total"] or 0)
+        if done != shown or job["status"] in ("done", "failed"):
+            rate = done / max(time.monotonic() - started, 1e-6)
+            progress(f"  registered: {done}/{total} ({rate:.0f}/s)")
+            shown = done
+        if job["status"] == "failed":
+            raise SeedError(f"registry import {import_id} failed: {job.get('error')}")
+        if job["status"] == "done":
+            return job
+        await asyncio.sleep(IMPORT_POLL_SECONDS)
+
+
+async def register_all(
+    registry: RegistryClient, scenario: Scenario, deadline: float, progress: Progress
+) -> list[str]:
+    """Every trainee through one CSV import (POST /imports); their person ids, in order.
+
+    The person ids come back by line (GET /imports/{id}/people). A rejected line that names
+    an existing person is a rerun (registered before, perhaps in another household): that
+    person is the trainee, as a 409 from POST /people was. Any other rejection is an error."""
+    run = secrets.token_hex(3)
+    content, lines = registration_csv(scenario, run)
+    started = time.monotonic()
+    name = f"{scenario.programme_code}-{run}.csv"
+    job = await registry.upload_csv(name, content, deadline=deadline)
+    await follow_import(registry, job["import_id"], started, progress)
+    by_line = await registry.row_people(job["import_id"])
+    missing = [line for line in lines if line not in by_line]
+    if missing:
+        unexplained: list[str] = []
+        for entry in await registry.rejections(job["import_id"]):
+            if entry["existing_person_id"]:
+                by_line.setdefault(int(entry["line"]), str(entry["existing_person_id"]))
+            else:
+                unexplained.append(f"line {entry['line']} {entry['field']}: {entry['reason']}")
+        if unexplained:
+            raise SeedError(
+                f"registry import {job['import_id']} rejected {len(unexplained)} row(s): "
+                + "; ".join(unexplained[:5])
+            )
+    progress(
+        f"  registered: {len(lines)} in {time.monotonic() - started:.1f} s "
+        f"(one import, {job['import_id']})"
+    )
+    return [by_line[line] for line in lines]
 
 
 @dataclass
@@ -265,13 +342,7 @@ async def run_journeys(
         training = TrainingClient(client, urls["training"])
         await configure_lenders(FundingClient(client, urls["funding"]), scenario)
         deadline = time.monotonic() + replication_timeout
-        person_ids = await _gather_limited(
-            scenario.trainees,
-            lambda trainee: register(registry, scenario, trainee, deadline),
-            concurrency,
-            "registered",
-            progress,
-        )
+        person_ids = await register_all(registry, scenario, deadline, progress)
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
         await register_owner(registry, scenario)
