@@ -194,7 +194,7 @@ async def follow_import(
     while True:
         job = await registry.job(import_id)
         done, total = int(job["rows_done"]), int(job["rows_total"] or 0)
-        if done != shown or job["status"] in ("done", "failed"):
+        if done != shown:
             rate = done / max(time.monotonic() - started, 1e-6)
             progress(f"  registered: {done}/{total} ({rate:.0f}/s)")
             shown = done
