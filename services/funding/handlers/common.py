@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol, TypeVar
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import webhooks
 from services.funding.tables import Outbox, SharedData, WebhookDelivery, WebhookEndpoint
+from shared.batch import Delivered, rounds
 from shared.db import lock_aggregate, lock_aggregates
 from shared.envelope import source_of
 from shared.events import LoanReferralHeld, ReferralEvent
@@ -29,6 +31,24 @@ async def lock_person(session: AsyncSession, person_id: str) -> None:
 async def lock_people(session: AsyncSession, person_ids: Iterable[str]) -> None:
     """`lock_person` for a batch's people, in one statement and one order."""
     await lock_aggregates(session, (f"funding:{p}" for p in person_ids))
+
+
+class _OfAPerson(Protocol):
+    @property
+    def person_id(self) -> str: ...
+
+
+P = TypeVar("P", bound=_OfAPerson)
+
+
+async def locked_rounds(
+    session: AsyncSession, batch: Sequence[Delivered[P]]
+) -> AsyncIterator[tuple[list[P], dict[str, Delivered[P]]]]:
+    """A batch's events in rounds (one person's in offset order), each round under its
+    people's locks; with each round, the delivery per person that continues its trace."""
+    for round_ in rounds(batch, lambda d: d.event.person_id):
+        await lock_people(session, [d.event.person_id for d in round_])
+        yield [d.event for d in round_], {d.event.person_id: d for d in round_}
 
 
 async def stage_referral_event(session: AsyncSession, event: ReferralEvent) -> str | None:

@@ -13,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import domain
 from services.funding.handlers import referrals
-from services.funding.handlers.common import drop_rows, lock_people, lock_person
+from services.funding.handlers.common import drop_rows, lock_person, locked_rounds
 from services.funding.tables import ConsentRecord, KnownPerson, SharedData
-from shared.batch import Delivered, batched, rounds
+from shared.batch import Delivered, batched
 from shared.events import ConsentGranted, ConsentWithdrawn, PersonalDataShared, copied
 
 # What both consent events say of the consent, kept as the registry told it.
@@ -26,10 +26,7 @@ _TOLD = ("consent_id", "person_id", "purpose", "lender_code")
 async def on_consent_granted(
     session: AsyncSession, batch: Sequence[Delivered[ConsentGranted]]
 ) -> None:
-    for round_ in rounds(batch, lambda d: d.event.person_id):
-        events = [d.event for d in round_]
-        people = [e.person_id for e in events]
-        await lock_people(session, people)
+    async for events, spans in locked_rounds(session, batch):
         kept = set(
             (
                 await session.exec(
@@ -49,8 +46,7 @@ async def on_consent_granted(
             )
         if fresh:
             await session.flush()
-        spans = {d.event.person_id: d for d in round_}
-        await referrals.refer_many(session, people, spans=spans)
+        await referrals.refer_many(session, list(spans), spans=spans)
 
 
 async def on_consent_withdrawn(session: AsyncSession, event: ConsentWithdrawn) -> None:

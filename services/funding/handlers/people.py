@@ -13,7 +13,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.handlers import catalogue, referrals
-from services.funding.handlers.common import drop_rows, lock_people, lock_person
+from services.funding.handlers.common import drop_rows, lock_person, locked_rounds
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
@@ -23,7 +23,7 @@ from services.funding.tables import (
     SharedData,
 )
 from shared import replica
-from shared.batch import Delivered, batched, rounds
+from shared.batch import Delivered, batched
 from shared.events import (
     HouseholdIncomeRecorded,
     HouseholdMemberJoined,
@@ -42,17 +42,13 @@ LENDER_KINDS = ("lender", "fund")
 async def on_person_registered(
     session: AsyncSession, batch: Sequence[Delivered[PersonRegistered]]
 ) -> None:
-    for round_ in rounds(batch, lambda d: d.event.person_id):
-        events = [d.event for d in round_]
-        people = [e.person_id for e in events]
-        await lock_people(session, people)
+    async for events, spans in locked_rounds(session, batch):
         added = await replica.people_registered(
             session, events, table=KnownPerson, copy=("birth_year",)
         )
         if added:
             await session.flush()
-        spans = {d.event.person_id: d for d in round_}
-        await referrals.refer_many(session, people, spans=spans)
+        await referrals.refer_many(session, list(spans), spans=spans)
 
 
 async def on_person_relocated(session: AsyncSession, event: PersonRelocated) -> None:

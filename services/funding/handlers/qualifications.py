@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.handlers import referrals
-from services.funding.handlers.common import lock_people, lock_person
+from services.funding.handlers.common import lock_person, locked_rounds
 from services.funding.tables import Qualification
-from shared.batch import Delivered, batched, rounds
+from shared.batch import Delivered, batched
 from shared.events import (
     CertificateEvent,
     QualificationAwarded,
@@ -29,9 +29,7 @@ async def on_qualification_awarded(
     session: AsyncSession, batch: Sequence[Delivered[QualificationAwarded]]
 ) -> None:
     """Awards of many people in a fixed number of queries; one person's in offset order."""
-    for round_ in rounds(batch, lambda d: d.event.person_id):
-        events = [d.event for d in round_]
-        await lock_people(session, [e.person_id for e in events])
+    async for events, spans in locked_rounds(session, batch):
         numbers = [e.certificate_number for e in events]
         kept = set(
             (
@@ -48,8 +46,7 @@ async def on_qualification_awarded(
             kept.add(event.certificate_number)
             session.add(_replica(event, event.valid_until))
         await session.flush()
-        spans = {d.event.person_id: d for d in round_}
-        await referrals.refer_many(session, [e.person_id for e in events], spans=spans)
+        await referrals.refer_many(session, list(spans), spans=spans)
 
 
 async def _certificate(session: AsyncSession, event: CertificateEvent) -> Qualification:
