@@ -93,10 +93,8 @@ def _utc_text(time: datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def sdk_binary(
-    event: Event, *, source: str, event_id: str, time: datetime
-) -> tuple[dict[str, str], bytes]:
-    """The record's headers (in order) and value, as the cloudevents SDK writes them."""
+def cloud_event(event: Event, *, source: str, event_id: str, time: datetime) -> CloudEvent:
+    """The event as the SDK's CloudEvent: what a record and a webhook body both carry."""
     attributes = {
         "id": event_id,
         "source": source,
@@ -105,8 +103,15 @@ def sdk_binary(
         "subject": event.key(),
         "datacontenttype": CONTENT_TYPE,
     }
-    cloud_event = CloudEvent(attributes, event.model_dump(mode="json"))
-    message = ce_kafka.to_binary(cloud_event, _FORMAT, key_mapper=lambda _: event.key())
+    return CloudEvent(attributes, event.model_dump(mode="json"))
+
+
+def sdk_binary(
+    event: Event, *, source: str, event_id: str, time: datetime
+) -> tuple[dict[str, str], bytes]:
+    """The record's headers (in order) and value, as the cloudevents SDK writes them."""
+    cloud = cloud_event(event, source=source, event_id=event_id, time=time)
+    message = ce_kafka.to_binary(cloud, _FORMAT, key_mapper=lambda _: event.key())
     return {name: value.decode() for name, value in message.headers.items()}, message.value
 
 

@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 
 import httpx
 from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 from standardwebhooks.webhooks import Webhook
 
-from shared.envelope import CONTENT_TYPE
+from shared.envelope import cloud_event
 from shared.errors import DomainError
 from shared.events import Event
 
@@ -37,15 +36,8 @@ def new_secret() -> str:
 
 def structured(event: Event, *, event_id: str, source: str, time: datetime) -> str:
     """The event as one CloudEvent in structured JSON mode (the webhook body)."""
-    attributes = {
-        "id": event_id,
-        "source": source,
-        "type": event.ce_type(),
-        "time": time,
-        "subject": event.key(),
-        "datacontenttype": CONTENT_TYPE,
-    }
-    return _FORMAT.write(CloudEvent(attributes, event.model_dump(mode="json"))).decode()
+    cloud = cloud_event(event, source=source, event_id=event_id, time=time)
+    return _FORMAT.write(cloud).decode()
 
 
 def signed_headers(secret: str, message_id: str, body: str, at: datetime) -> dict[str, str]:
