@@ -12,12 +12,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import domain
 from services.funding.handlers import catalogue
-from services.funding.handlers.referrals import ACTIVE, facts_of, last_decline
+from services.funding.handlers.referrals import ACTIVE, facts_of, known_people, last_decline
 from services.funding.tables import (
     ConsentRecord,
     KnownHousehold,
     KnownMembership,
-    KnownPerson,
     Qualification,
     Referral,
     SharedData,
@@ -51,14 +50,7 @@ async def dry_run(
     qualifications: dict[str, list[Qualification]] = defaultdict(list)
     for q in (await session.exec(select(Qualification))).all():
         qualifications[q.person_id].append(q)
-    people = {
-        p.person_id: p
-        for p in (
-            await session.exec(
-                select(KnownPerson).where(col(KnownPerson.person_id).in_(list(qualifications)))
-            )
-        ).all()
-    }
+    people = await known_people(session, qualifications)
     households = {h.household_id: h for h in (await session.exec(select(KnownHousehold))).all()}
     membership = {
         m.person_id: m.household_id for m in (await session.exec(select(KnownMembership)))

@@ -169,6 +169,12 @@ def _by_person(rows: Iterable[Any]) -> dict[str, list[Any]]:
     return grouped
 
 
+async def known_people(session: AsyncSession, ids: Iterable[str]) -> dict[str, KnownPerson]:
+    """Person id -> replica row, of those of `ids` funding has one for, in one query."""
+    query = select(KnownPerson).where(col(KnownPerson.person_id).in_(list(ids)))
+    return {p.person_id: p for p in (await session.exec(query)).all()}
+
+
 async def _active_qualified(
     session: AsyncSession, wanted: list[str]
 ) -> tuple[dict[str, list[Qualification]], dict[str, KnownPerson]]:
@@ -183,14 +189,7 @@ async def _active_qualified(
     )
     if not qualifications:  # most facts arrive before the award: nothing to decide yet
         return {}, {}
-    people = {
-        p.person_id: p
-        for p in (
-            await session.exec(
-                select(KnownPerson).where(col(KnownPerson.person_id).in_(list(qualifications)))
-            )
-        ).all()
-    }
+    people = await known_people(session, qualifications)
     inactive = {i for i, p in people.items() if p.status != ACTIVE}
     return {i: q for i, q in qualifications.items() if i not in inactive}, people
 
