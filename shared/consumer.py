@@ -21,7 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared.batch import BatchForm, Delivered, batch_form, runs
+from shared.batch import Delivered, batch_form, runs
 from shared.batch import run as run_batch
 from shared.db import Database
 from shared.envelope import Envelope, PoisonMessage, decode, peek_type
@@ -30,7 +30,6 @@ from shared.inbox import InboxColumns, claim
 from shared.kafka import DeadLetters
 from shared.settings import ServiceSettings
 from shared.signing import PublicKeys
-from shared.telemetry import consumer_span
 
 log = logging.getLogger(__name__)
 
@@ -185,39 +184,19 @@ class EventConsumer:
             person=lambda i: getattr(i.envelope.event, "person_id", None),
         )
 
-    def _batch_of(self, item: _Item) -> BatchForm | None:
-        return self._batch_forms.get(item.envelope.type)
-
     async def _apply_run(self, session: AsyncSession, run: list[_Item]) -> None:
-        form = self._batch_of(run[0])
+        delivered = [_delivered(i) for i in run]
+        form = self._batch_forms.get(run[0].envelope.type)
         if form is not None:
-            delivered = [
-                Delivered(
-                    i.envelope.event,
-                    topic=i.record.topic,
-                    event_id=i.envelope.id,
-                    carrier=dict(i.envelope.trace_carrier),
-                    traced_span=True,
-                )
-                for i in run
-            ]
             await run_batch(form, session, delivered)
             for each in delivered:  # every record has its consumer span, as one at a time
                 if not each.spanned:
                     with each.traced():
                         pass
             return
-        for item in run:
-            envelope = item.envelope
-            with consumer_span(
-                f"{item.record.topic} process",
-                envelope.trace_carrier,
-                **{
-                    "messaging.message.id": envelope.id,
-                    "cloudevents.event_type": envelope.type,
-                },
-            ):
-                await self._handlers[envelope.type](session, envelope.event)
+        for item, each in zip(run, delivered, strict=True):
+            with each.traced():
+                await self._handlers[item.envelope.type](session, item.envelope.event)
 
     async def _apply_alone(self, item: _Item) -> None:
         attempts = self._settings.consumer_max_attempts
@@ -236,3 +215,14 @@ class EventConsumer:
     async def _dead_letter(self, record: Record, error: BaseException) -> None:
         assert self._dead_letters is not None, "subscribe() first"
         await self._dead_letters.send(record, error)
+
+
+def _delivered(item: _Item) -> Delivered[Event]:
+    """The record's event with what its consumer span needs (shared.batch.Delivered.traced)."""
+    return Delivered(
+        item.envelope.event,
+        topic=item.record.topic,
+        event_id=item.envelope.id,
+        carrier=dict(item.envelope.trace_carrier),
+        traced_span=True,
+    )
