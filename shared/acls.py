@@ -4,6 +4,8 @@ ACLs that follow from the event catalogue (docs/decisions/0014).
 A service writes the topics of the events it publishes (its broadcast topic, its private
 topics; funding also the partner topics) and the dead-letter topics of what it consumes;
 it reads the topics of the events it consumes, in consumer groups under its own prefix.
+The dashboard publishes nothing: it reads the broadcast topics it consumes (never a private
+or partner topic: that is refused here) and writes only their dead-letter topics.
 A partner reads its own topic only, in groups under `partner-<code>.`. Nothing else is
 granted: the broker must deny what no ACL allows (`allow.everyone.if.no.acl.found=false`).
 The operator's `admin` principal is a super user and needs no ACLs.
@@ -24,6 +26,9 @@ Pattern = Literal["LITERAL", "PREFIXED"]
 Operation = Literal["READ", "WRITE", "CREATE"]
 
 PARTNER_TOPIC_PREFIX = "skillbridge.partner."
+# Services that publish no event of their own: they only read the broadcast topics.
+READERS = ("dashboard",)
+PRINCIPALS = (*SERVICES, *READERS)
 
 
 @dataclass(frozen=True, order=True)
@@ -39,8 +44,8 @@ class Grant:
 
 
 def service_principal(service: str) -> str:
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {SERVICES}")
+    if service not in PRINCIPALS:
+        raise ValueError(f"unknown service {service!r}; expected one of {PRINCIPALS}")
     return f"User:{service}"
 
 
@@ -72,6 +77,11 @@ def service_grants(
 ) -> list[Grant]:
     """`consumes`: the event classes the service's consumer subscribes to (its HANDLERS)."""
     user = service_principal(service)
+    consumes = frozenset(consumes)  # read twice below
+    if service in READERS and (personal := [c for c in consumes if not c.is_broadcast()]):
+        # A read model for every operator must never take in what only one party may see.
+        names = ", ".join(sorted(c.__name__ for c in personal))
+        raise ValueError(f"{service} reads broadcast topics only; it handles {names}")
     grants: list[Grant] = []
     for topic in sorted(published_topics(service)):
         grants += [
@@ -117,7 +127,7 @@ def acl_table(
     """Every ACL the system needs, services first, then partners."""
     grants = [
         grant
-        for service in SERVICES
+        for service in PRINCIPALS
         for grant in service_grants(service, consumes.get(service, ()), group_prefix)
     ]
     for code in sorted(set(partners)):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deploy.stack.databases import drop_databases
-from shared.topics import SERVICES
+from deploy.stack.launcher import SERVICES
 from tests.support.stack import POSTGRES, fresh_databases, tansu
 
 # Tansu holds a consumer's first JoinGroup for half its session timeout (10 s by default, so

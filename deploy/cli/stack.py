@@ -16,7 +16,7 @@ def up(
     kafka_port: int = 9092,
     free_ports: Annotated[bool, typer.Option(help="broker and services on free ports")] = False,
 ) -> None:
-    """Start the embedded broker and the four services on SQLite; Ctrl-C stops them."""
+    """Start the embedded broker and the five services on SQLite; Ctrl-C stops them."""
     stack = Stack(data_dir=data_dir, kafka_port=kafka_port)
     if free_ports:
         stack.use_free_ports()

@@ -1,1 +1,1 @@
-"""Typed HTTP clients of the four services, over one shared base (base.py)."""
+"""Typed HTTP clients of the five services, over one shared base (base.py)."""

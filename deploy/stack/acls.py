@@ -23,6 +23,7 @@ CATALOGUE_FILE = Path(__file__).parents[2] / "services" / "funding" / "data" / "
 def consumed_events() -> dict[str, frozenset[type[Event]]]:
     """Each service's subscribed event classes, from its HANDLERS (registry consumes none)."""
     from services.certification.consumers import HANDLERS as certification
+    from services.dashboard.consumers import HANDLERS as dashboard
     from services.funding.consumers import HANDLERS as funding
     from services.training.consumers import HANDLERS as training
 
@@ -31,6 +32,7 @@ def consumed_events() -> dict[str, frozenset[type[Event]]]:
         "training": frozenset(training),
         "certification": frozenset(certification),
         "funding": frozenset(funding),
+        "dashboard": frozenset(dashboard),
     }
 
 

@@ -1,4 +1,4 @@
-"""Starts the embedded broker and the four services as separate processes, and stops them.
+"""Starts the embedded broker and the five services as separate processes, and stops them.
 
 Used by the operator CLI (`skillbridge up|demo|smoke|bench`) and by the end-to-end tests,
 so what the tests prove is what operators run.
@@ -26,6 +26,8 @@ SERVICES: dict[str, int] = {
     "training": 8002,
     "certification": 8003,
     "funding": 8004,
+    # Reads every broadcast topic, publishes nothing: started last, after its producers.
+    "dashboard": 8005,
 }
 
 
@@ -140,7 +142,7 @@ def start_tansu(
 
 @dataclass
 class Stack:
-    """Broker (unless an external one is named) plus the four services."""
+    """Broker (unless an external one is named) plus the five services."""
 
     data_dir: Path
     kafka_port: int = 9092

@@ -1,5 +1,5 @@
 """Brokers, databases and whole stacks for the tests: a Tansu on a free port, one database
-per service (PostgreSQL at 127.0.0.1:5432 when reachable, else SQLite files), the four
+per service (PostgreSQL at 127.0.0.1:5432 when reachable, else SQLite files), the five
 services as processes."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from deploy.stack.databases import create_databases, postgres_reachable
-from deploy.stack.launcher import Stack, free_port, start_tansu
-from shared.topics import SERVICES
+from deploy.stack.launcher import SERVICES, Stack, free_port, start_tansu
 
 POSTGRES = asyncio.run(postgres_reachable())
 
@@ -34,7 +33,7 @@ async def fresh_databases(prefix: str, tmp: Path) -> dict[str, str]:
 def make_stack(
     data_dir: Path, bootstrap: str, extra_env: dict[str, str], *, postgres: bool, prefix: str
 ) -> Stack:
-    """The four services as separate processes on the session's broker, on free ports."""
+    """The five services as separate processes on the session's broker, on free ports."""
     urls = (
         asyncio.run(create_databases(SERVICES, prefix))
         if postgres

@@ -24,10 +24,12 @@ from deploy.cli import app
 from deploy.stack import acls
 from deploy.stack.kcat import security_file
 from deploy.stack.launcher import Stack
-from shared.acls import Grant, allowed, partner_principal, service_principal
+from shared import events
+from shared.acls import Grant, allowed, partner_principal, service_grants, service_principal
 from shared.kafka import broker_security, client_options, librdkafka_config, make_broker
 from shared.settings import KafkaSecurity, ServiceSettings
 from shared.topics import (
+    BROADCAST_TOPICS,
     CERTIFICATION,
     FUNDING,
     REGISTRY,
@@ -207,6 +209,36 @@ def test_reads_follow_the_handler_tables(table: list[Grant]) -> None:
     assert registry_reads == {REGISTRY, PRIVATE}
     assert allowed(table, training, "GROUP", "skillbridge.training", "READ")
     assert not allowed(table, training, "GROUP", "skillbridge.funding", "READ")
+
+
+def test_the_dashboard_reads_every_broadcast_topic_and_nothing_private(
+    table: list[Grant],
+) -> None:
+    dashboard = service_principal("dashboard")
+    mine = [g for g in table if g.principal == dashboard]
+    topics = {g.name for g in mine if g.resource == "TOPIC"}
+    reads = {g.name for g in mine if g.resource == "TOPIC" and g.operation == "READ"}
+    writes = {g.name for g in mine if g.resource == "TOPIC" and g.operation == "WRITE"}
+    # Exactly the four broadcast topics (from its HANDLERS), and their DLQs to dead-letter.
+    assert reads == set(BROADCAST_TOPICS)
+    assert writes == {dlq_topic(topic) for topic in BROADCAST_TOPICS}
+    assert topics == reads | writes  # CREATE too, on those names only
+    assert all(g.pattern == "LITERAL" for g in mine if g.resource == "TOPIC")
+    # It publishes nothing: no broadcast, private or partner topic is its to write.
+    for topic in (*BROADCAST_TOPICS, PRIVATE, partner_topic("gsb")):
+        assert not allowed(table, dashboard, "TOPIC", topic, "WRITE"), topic
+    for topic in (PRIVATE, partner_topic("gsb"), partner_topic("new")):
+        assert not allowed(table, dashboard, "TOPIC", topic, "READ"), topic
+    # Its consumer groups (live and rebuild) under its own prefix only.
+    assert [g.name for g in mine if g.resource == "GROUP"] == ["skillbridge.dashboard"]
+    assert not allowed(table, dashboard, "GROUP", "skillbridge.funding", "READ")
+
+
+def test_a_reader_that_handled_a_private_event_gets_no_acls() -> None:
+    # A handler for the registry's private hand-over in the dashboard's table would give the
+    # whole read model (and every operator with a read key) the consented personal data.
+    with pytest.raises(ValueError, match="PersonalDataShared"):
+        service_grants("dashboard", [events.PersonRegistered, events.PersonalDataShared])
 
 
 def test_a_partner_reads_only_its_own_topic_in_its_own_groups(table: list[Grant]) -> None:
