@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deploy.cli import acls, bench, dlq, kcat, people, schemas, stack
+from deploy.cli import acls, bench, dashboard, dlq, kcat, people, schemas, stack
 
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
@@ -21,6 +21,7 @@ app.command("bench-funding")(bench.bench_funding)
 app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(kcat.kcat)
 app.add_typer(dlq.dlq, name="dlq")
 app.add_typer(acls.acls, name="acls")
+app.add_typer(dashboard.dashboard, name="dashboard")
 app.command("bench-verify")(bench.bench_verify)
 app.command("bench-envelope")(bench.bench_envelope)
 app.command("bench-drain")(bench.bench_drain)
