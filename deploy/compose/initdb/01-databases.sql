@@ -4,3 +4,4 @@ CREATE DATABASE registry;
 CREATE DATABASE training;
 CREATE DATABASE certification;
 CREATE DATABASE funding;
+CREATE DATABASE dashboard;
