@@ -7,7 +7,14 @@ its own module (`tests.support.registry` or `tests.support.funding`)."""
 
 from tests.support.http import admin_client, error_fields, ok
 from tests.support.registry import RunningRegistry, national_id
-from tests.support.stack import POSTGRES, fresh_databases, make_stack, tansu
+from tests.support.stack import (
+    POSTGRES,
+    fresh_databases,
+    make_stack,
+    started_lender,
+    started_stack,
+    tansu,
+)
 from tests.support.topics import Upstream, topic_records
 from tests.support.traces import TraceCollector
 from tests.support.training import RunningTraining, training_counts
@@ -27,6 +34,8 @@ __all__ = [
     "national_id",
     "ok",
     "returning",
+    "started_lender",
+    "started_stack",
     "tansu",
     "topic_records",
     "training_counts",
