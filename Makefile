@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo up smoke test test-fast lint typecheck bench clean
+.PHONY: install chromium demo up smoke test test-fast lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's Chromium for tests/browser (Playwright drives it; it downloads no browser of its
+# own) and Thai fonts for its screenshots. Where they cannot be installed the browser tests
+# skip and say so; nothing else does.
+chromium:
+	@dpkg -s chromium fonts-thai-tlwg >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq chromium fonts-thai-tlwg) \
+		|| echo "Chromium could not be installed: the browser tests (tests/browser) will skip"
 
 demo: $(STAMP)  ## all services on the embedded defaults, pilot seeded, funnel printed; Ctrl-C stops
 	$(BIN)/skillbridge demo
@@ -23,7 +31,7 @@ up: $(STAMP)
 smoke: $(STAMP)  ## the demo, exiting 0 once every seeded journey reached its expected end state
 	$(BIN)/skillbridge smoke
 
-test: $(STAMP)  ## the whole suite; uses PostgreSQL at 127.0.0.1:5432 when reachable
+test: $(STAMP) chromium  ## the whole suite; uses PostgreSQL at 127.0.0.1:5432 when reachable
 	$(BIN)/ruff check .
 	$(BIN)/mypy shared services deploy
 	$(BIN)/pytest
