@@ -141,6 +141,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
             f"-t {partner_topic('gsb')} -J -e)"
         )
         print(f"  admin key      in {stack.admin_key_file} (Authorization: Bearer <key>)")
+        print(f"\ndashboard: {stack.url('dashboard')}/ (sign in with a read key, or the admin key)")
         if smoke:
             problems = check(scenario, by_id, observed, reported)
             if problems:
