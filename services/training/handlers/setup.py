@@ -106,7 +106,7 @@ async def create_programme(session: AsyncSession, cmd: NewProgramme) -> Created:
             programme_code=cmd.code,
             targets=[PlaceTarget(**target.__dict__) for target in cmd.targets],
             registered_at=programme.created_at,
-            **fields,  # type: ignore[arg-type]
+            **fields,
         ),
     )
     return Created(programme, created=True)
