@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -88,6 +89,10 @@ class EventConsumer:
         self._keys = PublicKeys.from_settings(settings)
         self.processed = 0
         self.duplicates = 0
+        # Called with how many events a committed batch took in (e.g. a page's live view).
+        self.on_applied: list[Callable[[int], None]] = []
+        # Held while live batches must wait (a read model's rebuild, `paused`).
+        self._gate = asyncio.Lock()
         # Types not in the catalogue (e.g. a producer's next major version): skipped, counted.
         self.unknown_types: dict[str, int] = {}
 
@@ -126,7 +131,19 @@ class EventConsumer:
 
         subscriber(on_batch)
 
+    @asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Live batches wait while inside (a batch being worked finishes first); records
+        handed to `apply_records` meanwhile are worked at once."""
+        async with self._gate:
+            yield
+
     async def process(self, records: tuple[Record, ...]) -> None:
+        async with self._gate:
+            await self.apply_records(records)
+
+    async def apply_records(self, records: tuple[Record, ...]) -> None:
+        """Work these records now (as `process`, without waiting for a pause to end)."""
         items: list[_Item] = []
         for record in records:
             ce_type = peek_type(record.headers or ())
@@ -174,6 +191,8 @@ class EventConsumer:
         # Counted once committed: a batch that rolls back is retried record by record.
         self.processed += len(todo)
         self.duplicates += len(items) - len(todo)
+        for listener in self.on_applied:
+            listener(len(todo))
 
     def _runs(self, items: list[_Item]) -> list[list[_Item]]:
         """Each batch handler's events in as few runs as order allows (shared.batch.runs);

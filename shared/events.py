@@ -270,6 +270,51 @@ class PersonalDataShared(PersonEvent):
     shared_at: datetime
 
 
+class PlaceTarget(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    place_kind: str = Field(description="'estate', 'province' or 'village'")
+    place_code: str
+    target: int = Field(ge=0)
+
+
+class ProgrammeRegistered(Event):
+    """A programme and its targets: what dashboards measure achievement against."""
+
+    service = "training"
+    programme_code: str
+    name: str
+    owner_code: str
+    year: int
+    occupations: list[str]
+    target_total: int = Field(ge=0)
+    targets: list[PlaceTarget] = Field(default_factory=list)
+    registered_at: datetime
+
+    def key(self) -> str:
+        return self.programme_code
+
+
+class CohortScheduled(Event):
+    """A cohort's place, size and village cap (fair-selection figures read the cap)."""
+
+    service = "training"
+    cohort_code: str
+    programme_code: str
+    course_code: str
+    occupation: str
+    venue_kind: str = Field(description="'estate', 'learning-centre' or 'village'")
+    venue_code: str
+    venue_name: str | None = None
+    capacity: int
+    village_cap: int | None = None
+    dates: list[date]
+    scheduled_at: datetime
+
+    def key(self) -> str:
+        return self.cohort_code
+
+
 class LearnerApplied(PersonEvent):
     service = "training"
     application_id: str
@@ -386,6 +431,23 @@ class AssessmentFailed(PersonEvent):
     )
 
 
+class LoanProductPublished(Event):
+    """A lender's product with a rule version just gone live: its SLA (days to decide)
+    is what time-to-credit figures hold the lender to."""
+
+    service = "funding"
+    product_code: str
+    lender_code: str
+    lender_name: str
+    name: str
+    rule_version: int
+    sla_days: int
+    published_at: datetime
+
+    def key(self) -> str:
+        return self.product_code
+
+
 class ReferralEvent(PersonEvent):
     """A step in one loan referral's lifecycle (funding); also sent on the lender's topic."""
 
@@ -487,6 +549,8 @@ CATALOGUE: tuple[type[Event], ...] = (
     OrganisationRegistered,
     TrainerRegistered,
     PersonalDataShared,
+    ProgrammeRegistered,
+    CohortScheduled,
     LearnerApplied,
     LearnerEnrolled,
     LearnerWaitlisted,
@@ -498,6 +562,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     QualificationExpired,
     QualificationRenewed,
     AssessmentFailed,
+    LoanProductPublished,
     LoanReferralCreated,
     LoanReferralHeld,
     LoanReferralShared,

@@ -126,12 +126,27 @@ async def records_on_broker(
 
     End offsets never go down on Kafka (retention moves the start, not the end), so a count
     below what we know we published means the broker lost records. A missing topic counts 0.
+    """
+    names = list(dict.fromkeys(topics))
+    counts = dict.fromkeys(names, 0)
+    for tp, end in (await partition_ends(bootstrap, names, security, timeout)).items():
+        counts[tp.topic] += end
+    return counts
+
+
+async def partition_ends(
+    bootstrap: str,
+    topics: Iterable[str],
+    security: KafkaSecurity | None = None,
+    timeout: float = 10.0,
+) -> dict[TopicPartition, int]:
+    """Each partition's true end offset (the next offset to be written) of these topics.
+
     Tansu's ListOffsets answers the last batch's base offset + 1 instead of the end (30
     records in 3 batches of 10: 21), so a partition's high watermark is also read from a
     fetch of its last batch (30 there); on Kafka both agree.
     """
     names = list(dict.fromkeys(topics))
-    counts = dict.fromkeys(names, 0)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
     await admin.start()
     try:  # all topics: asking for one by name may auto-create it on Kafka
@@ -165,12 +180,12 @@ async def records_on_broker(
                 consumer.highwater(tp) is None for tp in written
             ):
                 await consumer.getmany(*written, timeout_ms=200, max_records=1)
-        for tp, end in ends.items():
-            highwater = consumer.highwater(tp) if tp in written else None
-            counts[tp.topic] += max(end, highwater or 0)
+        return {
+            tp: max(end, (consumer.highwater(tp) if tp in written else None) or 0)
+            for tp, end in ends.items()
+        }
     finally:
         await consumer.stop()
-    return counts
 
 
 async def track_topic(broker: KafkaBroker, topic: str) -> None:

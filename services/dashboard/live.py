@@ -4,6 +4,7 @@ batch, and a way to wait for it to grow (server-sent events, api/page.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 
 class Changes:
@@ -24,8 +25,6 @@ class Changes:
         if self.version > after:
             return self.version
         changed = self._changed
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(changed.wait(), timeout)
-        except TimeoutError:
-            pass
         return self.version

@@ -71,3 +71,9 @@ async def certification_db(templates: Templates, tmp_path: Path) -> AsyncIterato
 async def funding_db(templates: Templates, tmp_path: Path) -> AsyncIterator[Database]:
     async for db in _database(templates, "funding", tmp_path):
         yield db
+
+
+@pytest.fixture
+async def dashboard_db(templates: Templates, tmp_path: Path) -> AsyncIterator[Database]:
+    async for db in _database(templates, "dashboard", tmp_path):
+        yield db

@@ -40,8 +40,28 @@ async def seeded(db: Database) -> Someone:
 
 
 async def on(db: Database, topic: str) -> list[Staged]:
+    """The referral events staged on `topic` (the catalogue's own are read apart)."""
     async with db.transaction() as session:
-        return [e for e in await staged(session, Outbox) if e.topic == topic]
+        return [
+            e
+            for e in await staged(session, Outbox)
+            if e.topic == topic and e.name != "LoanProductPublished"
+        ]
+
+
+async def test_each_product_going_live_is_told_with_its_sla(funding_db: Database) -> None:
+    document = catalogue.load_seed()
+    async with funding_db.transaction() as session:
+        await catalogue.seed(session, document)
+    async with funding_db.transaction() as session:
+        told = [e for e in await staged(session, Outbox) if e.name == "LoanProductPublished"]
+    expected = {
+        p["code"]: (p["lender_code"], p["rules"].get("sla_days", 30)) for p in document["products"]
+    }
+    assert {e.data["product_code"]: (e.data["lender_code"], e.data["sla_days"]) for e in told} == (
+        expected
+    )
+    assert all(e.topic == FUNDING and e.data["rule_version"] == 1 for e in told)
 
 
 async def test_an_award_to_a_consenting_person_stages_the_referral_for_that_lender(

@@ -87,9 +87,34 @@ async def registered(db: Database, count: int) -> list[str]:
     return ids
 
 
+SETUP = ("ProgrammeRegistered", "CohortScheduled")
+
+
 async def events(db: Database) -> list[Staged]:
+    """The learner events staged (the set-up's own are read apart)."""
     async with db.transaction() as session:
-        return await staged(session, Outbox)
+        return [e for e in await staged(session, Outbox) if e.name not in SETUP]
+
+
+async def test_setting_up_tells_the_programme_with_its_targets_and_the_cohort_with_its_cap(
+    training_db: Database,
+) -> None:
+    await cohort(training_db, "K-1", capacity=7)
+    async with training_db.transaction() as session:
+        told = [e for e in await staged(session, Outbox) if e.name in SETUP]
+    assert [e.name for e in told] == list(SETUP)
+    programme, scheduled = (e.data for e in told)
+    assert (programme["programme_code"], programme["target_total"], programme["year"]) == (
+        "P-1",
+        10,
+        2026,
+    )
+    assert (scheduled["cohort_code"], scheduled["programme_code"], scheduled["capacity"]) == (
+        "K-1",
+        "P-1",
+        7,
+    )
+    assert len(scheduled["dates"]) == DAYS
 
 
 async def test_applying_and_selecting_stage_applied_then_enrolled_or_waitlisted(

@@ -9,7 +9,7 @@ from functools import partial
 
 import pytest
 
-SERVICES = ("training", "certification", "funding")
+SERVICES = ("training", "certification", "funding", "dashboard")
 
 
 def snake(name: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.dashboard.api import page
+from services.dashboard.api import admin, figures, page
 
 
 def install(app: FastAPI) -> None:
-    for module in (page,):
+    """Mount the routers; their dependencies are read from `app.state` (api/deps.py)."""
+    for module in (figures, admin, page):
         app.include_router(module.router)

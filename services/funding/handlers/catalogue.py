@@ -13,10 +13,14 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import Rules
-from services.funding.tables import Lender, Product, RuleVersion
+from services.funding.tables import Lender, Outbox, Product, RuleVersion
 from shared.db import get_or_404, lock_aggregate
+from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
+from shared.events import LoanProductPublished
+from shared.outbox import stage
 
+SOURCE = source_of("funding")
 CATALOGUE = Path(__file__).parent.parent / "data" / "catalogue.json"
 DRAFT, LIVE, RETIRED = "draft", "live", "retired"
 
@@ -162,6 +166,22 @@ async def publish(session: AsyncSession, code: str, number: int, *, now: datetim
         await session.flush()  # the one-live index must see the retirement first
     version.status, version.published_at = LIVE, now
     session.add(version)
+    item = await product(session, code)
+    owner = await lender(session, item.lender_code)
+    stage(
+        session,
+        Outbox,
+        LoanProductPublished(
+            product_code=code,
+            lender_code=owner.code,
+            lender_name=owner.name,
+            name=item.name,
+            rule_version=number,
+            sla_days=rules_of(version).sla_days,
+            published_at=now,
+        ),
+        source=SOURCE,
+    )
     return version
 
 

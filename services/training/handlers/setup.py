@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.training import domain
 from services.training.domain import CohortStatus, DayPlanEntry
+from services.training.handlers.common import stage
 from services.training.tables import (
     Cohort,
     Course,
@@ -27,6 +28,7 @@ from services.training.tables import (
 from shared import occupations
 from shared.db import get_or_404
 from shared.errors import Conflict, DomainError, NotFound
+from shared.events import CohortScheduled, PlaceTarget, ProgrammeRegistered, copied
 from shared.replica import known_organisation
 
 OWNER_KINDS = frozenset({"programme-owner", "training-partner"})
@@ -98,6 +100,15 @@ async def create_programme(session: AsyncSession, cmd: NewProgramme) -> Created:
     session.add(programme)
     for target in cmd.targets:
         session.add(ProgrammeTarget(programme_code=cmd.code, **target.__dict__))
+    stage(
+        session,
+        ProgrammeRegistered(
+            programme_code=cmd.code,
+            targets=[PlaceTarget(**target.__dict__) for target in cmd.targets],
+            registered_at=programme.created_at,
+            **fields,
+        ),
+    )
     return Created(programme, created=True)
 
 
@@ -194,6 +205,25 @@ async def create_cohort(session: AsyncSession, cmd: NewCohort) -> Created:
         **fields,  # type: ignore[arg-type]
     )
     session.add(cohort)
+    stage(
+        session,
+        CohortScheduled(
+            cohort_code=cohort.code,
+            scheduled_at=cohort.created_at,
+            **copied(
+                cohort,
+                "programme_code",
+                "course_code",
+                "occupation",
+                "venue_kind",
+                "venue_code",
+                "venue_name",
+                "capacity",
+                "village_cap",
+            ),
+            dates=dates,
+        ),
+    )
     return Created(cohort, created=True)
 
 

@@ -1,0 +1,6 @@
+"""Alembic environment of the dashboard service (body shared: shared.migrations_env)."""
+
+from services.dashboard.tables import Base
+from shared import migrations_env
+
+migrations_env.run(Base.metadata)
