@@ -115,8 +115,10 @@ class Service:
             for cls in CATALOGUE
             if cls.service == self.name and cls.audience not in (None, PARTNER)
         ]
+        # A service that publishes nothing (the dashboard) has no topic of its own.
+        own = [service_topic(self.name)] if any(c.service == self.name for c in CATALOGUE) else []
         names = [
-            service_topic(self.name),
+            *own,
             *private,
             *consumed,
             *map(dlq_topic, consumed),
