@@ -4,7 +4,8 @@ reload; then `skillbridge dashboard rebuild` gives the same figures back.
 
 The page's contract: every funnel cell is `[data-figure="funnel"][data-programme=<code>]
 [data-stage=<stage>]` with its number in `data-value`; a `data-version` marker that grows
-with each batch the dashboard takes in; a language switch (links with `hreflang`)."""
+with each batch the dashboard takes in; a language switch (links with `hreflang`); years in
+`td[data-year]`, amounts in `[data-column=...]` cells with their `data-value`."""
 
 from __future__ import annotations
 
@@ -113,42 +114,59 @@ async def test_the_funnel_per_programme_is_the_one_the_topics_carry(
         assert as_number(text) == value, (programme, stage, text)
 
 
+async def texts(page: Page, selector: str, attribute: str) -> list[tuple[str, str]]:
+    """(the attribute's value, the text shown) of every element `selector` finds."""
+    rows = await page.eval_on_selector_all(
+        selector,
+        f"els => els.map(e => [e.getAttribute('{attribute}'), e.textContent])",
+    )
+    return [(value, " ".join(text.split())) for value, text in rows]
+
+
 async def test_the_language_switch_changes_labels_numbers_and_years(
     stack: Stack, seeded: Seeded, context: BrowserContext, output: Path
 ) -> None:
     page = await context.new_page()
     await sign_in(page, stack.url("dashboard"), seeded.read_key)
-    english = await page.locator("body").inner_text()
     assert await page.locator("html").get_attribute("lang") == "en"
-    await page.screenshot(path=str(output / "dashboard-en.png"), full_page=True)
+    stages_en = await page.locator('#table-funnel tbody th[scope="row"]').all_inner_texts()
+    years_en = await texts(page, "td[data-year]", "data-year")
+    money_en = await texts(page, '[data-column="amount_disbursed"]', "data-value")
     cells_en = await funnel_cells(page)
+    await page.screenshot(path=str(output / "dashboard-en.png"), full_page=True)
 
     await page.locator('[hreflang="th"]').first.click()
     await page.locator('html[lang="th"]').wait_for()
-    thai = await page.locator("body").inner_text()
-    await page.screenshot(path=str(output / "dashboard-th.png"), full_page=True)
+    stages_th = await page.locator('#table-funnel tbody th[scope="row"]').all_inner_texts()
+    years_th = await texts(page, "td[data-year]", "data-year")
+    money_th = await texts(page, '[data-column="amount_disbursed"]', "data-value")
     cells_th = await funnel_cells(page)
+    await page.screenshot(path=str(output / "dashboard-th.png"), full_page=True)
     for lang in ("en", "th"):
         shot = (output / f"dashboard-{lang}.png").read_bytes()
         assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000  # a page, not a blank
 
-    assert shown(cells_th) == shown(cells_en)  # the same figures ...
-    assert any("\u0e00" <= ch <= "\u0e7f" for ch in thai)  # ... labelled in Thai
-    assert not any("\u0e00" <= ch <= "\u0e7f" for ch in english)
+    # The same figures, labelled in Thai.
+    assert shown(cells_th) == shown(cells_en)
+    assert len(stages_th) == len(stages_en) == len(STAGES)
+    assert all(any("\u0e00" <= ch <= "\u0e7f" for ch in label) for label in stages_th)
+    assert not any("\u0e00" <= ch <= "\u0e7f" for label in stages_en for ch in label)
     # Years in the Buddhist Era in Thai (the IEAT pilot's 2019 is 2562).
-    year = seeded.programmes[0].year
-    assert str(year) in english and str(year + 543) not in english
-    assert str(year + 543) in thai.translate(THAI_DIGITS)
-    # Numbers in the locale's format, and still the same numbers.
-    texts_en = {key: text for key, (_, text) in cells_en.items()}
-    texts_th = {key: text for key, (_, text) in cells_th.items()}
-    assert texts_en != texts_th or english != thai
-    for key, (value, text) in cells_th.items():
-        assert as_number(text) == value, (key, text)
+    assert str(seeded.programmes[0].year) in {year for year, _ in years_en}
+    assert years_en and all(text == year for year, text in years_en)
+    assert all(as_number(text) == int(year) + 543 for year, text in years_th)
+    # Amounts in the locale's currency format, and still the same amounts.
+    assert [value for value, _ in money_th] == [value for value, _ in money_en]
+    paid = [(value, en, th) for (value, en), (_, th) in zip(money_en, money_th, strict=True)]
+    assert any(int(value) >= 1000 for value, _, _ in paid), paid  # GSB paid out
+    for value, en, th in paid:
+        assert as_number(en) == as_number(th) == int(value), (value, en, th)
+    assert any(en != th for value, en, th in paid if int(value) > 0), paid
 
-    # Back to English: the choice holds across pages (a cookie or the URL), not just this one.
+    # Back to English.
     await page.locator('[hreflang="en"]').first.click()
     await page.locator('html[lang="en"]').wait_for()
+    assert await page.locator('#table-funnel tbody th[scope="row"]').all_inner_texts() == stages_en
 
 
 async def test_a_new_event_moves_a_number_on_the_open_page_without_a_reload(
