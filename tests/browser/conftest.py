@@ -21,7 +21,7 @@ from deploy.stack.topics import read_topics
 from shared.events import LoanDeclined, LoanDisbursed, LoanReferralShared
 from shared.topics import FUNDING, partner_topic
 from tests.support import eventually, started_lender, started_stack
-from tests.support.dashboard import Funnels, dashboard_funnels, topic_funnels
+from tests.support.topic_funnels import Funnels, dashboard_funnels, topic_funnels
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine's notes give them: without the networking flags Chromium keeps dialling out

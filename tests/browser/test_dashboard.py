@@ -27,8 +27,8 @@ from deploy.scenarios.seed import course_of
 from deploy.stack.launcher import Stack
 from tests.browser.conftest import Seeded
 from tests.support import eventually
-from tests.support.dashboard import STAGES, dashboard_funnels, topic_funnels
 from tests.support.registry import person
+from tests.support.topic_funnels import STAGES, dashboard_funnels, topic_funnels
 
 REBUILD = [sys.executable, "-m", "deploy.cli", "dashboard", "rebuild"]
 FUNNEL_CELLS = '[data-figure="funnel"][data-programme][data-stage]'
