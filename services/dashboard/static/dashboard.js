@@ -43,19 +43,24 @@
     funnel: function (f, L) {
       var stages = f.overall.stages.map(function (s) { return s.stage; });
       if (!stages.length) { return null; }
+      // Bars across, stages down in order: each programme beside the whole.
       var funnels = [f.overall].concat(f.programmes);
       var traces = funnels.map(function (fn) {
         var people = {};
         fn.stages.forEach(function (s) { people[s.stage] = s.people; });
         return {
-          type: "funnel",
+          type: "bar",
+          orientation: "h",
           name: fn.programme_code ? named(fn.programme_code, fn.programme_name) : L.overall,
           y: stages.map(function (s) { return L["stage." + s] || s; }),
-          x: stages.map(function (s) { return people[s] || 0; }),
-          textinfo: "value"
+          x: stages.map(function (s) { return people[s] || 0; })
         };
       });
-      return [traces, { funnelmode: "group", height: 360 }];
+      return [traces, {
+        barmode: "group",
+        height: 120 + stages.length * 22 * funnels.length,
+        yaxis: { automargin: true, autorange: "reversed" }
+      }];
     },
     targets: function (f, L) {
       var rows = f.rows.filter(function (r) { return r.place_kind === "programme"; });
