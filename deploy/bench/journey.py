@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from deploy.bench import latency
+from deploy.bench import dashboard, latency
 from deploy.bench.cpu import CpuMeter
 from deploy.bench.drain import drain
 from deploy.bench.harness import RESULTS_DIR, Figures, fresh_postgres, recording
@@ -325,6 +325,8 @@ def on_stack(
     stem = out_dir / figures.stem  # beside the JSON
     with profiling(pids, stem) as flame_graphs:
         settled = throughput(stack, scenario, expected, database, figures)
+        if settled:
+            dashboard.measure(stack, figures)
         if settled and options.latency_seconds > 0:
             latency_part(stack, scenario, options, figures)
     figures.files.update({f"flame graph {k}": str(v) for k, v in flame_graphs.items()})

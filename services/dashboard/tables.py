@@ -2,7 +2,7 @@
 events may arrive in any order (a topic replayed before another fills its own columns).
 
 No table holds a person id. A person is a `subject`: the SHA-256 of their id while they
-are known, a random id once erased (docs/decisions/0018), so an erased person's rows can no
+are known, a random id once erased (docs/decisions/0017), so an erased person's rows can no
 longer be found from their id while the figures they are part of stay right.
 """
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from services.dashboard import figures
 from services.dashboard.api.deps import FiltersDep
+from services.dashboard.api.session import SessionOrReadKey
 from services.dashboard.schemas import (
     Figures,
     FunnelFigure,
@@ -78,8 +79,9 @@ async def outcomes(_: ReadKey, db: Db, filters: FiltersDep) -> OutcomesFigure:
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per table row"}},
 )
-async def as_csv(name: Name, _: ReadKey, db: Db, filters: FiltersDep) -> Response:
-    """The figure's table as CSV (UTF-8 with a byte-order mark, so spreadsheets read Thai)."""
+async def as_csv(name: Name, _: SessionOrReadKey, db: Db, filters: FiltersDep) -> Response:
+    """The figure's table as CSV (UTF-8 with a byte-order mark, so spreadsheets read Thai);
+    the page's download links carry its session cookie instead of a key."""
     figure = getattr(await _all(db, filters), name)
     text = "\ufeff" + to_csv(rows_of(figure))
     return Response(

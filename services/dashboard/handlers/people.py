@@ -2,7 +2,7 @@
 
 Erased (PDPA): every row of the person moves to a random subject, and the person's own
 subject is marked erased, so nothing in the read model can be found from their id any
-more while each figure still counts them (docs/decisions/0018). Merged: the retired
+more while each figure still counts them (docs/decisions/0017). Merged: the retired
 record's rows join the survivor's.
 """
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 08:54:27.375304
+Create Date: 2026-11-28 09:01:25.209806
 """
 
 from collections.abc import Sequence
@@ -142,6 +142,17 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_published_at'), ['published_at'], unique=False)
 
+    op.create_table('page_session',
+    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('key_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('token_hash')
+    )
+    with op.batch_alter_table('page_session', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_page_session_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_page_session_key_id'), ['key_id'], unique=False)
+
     op.create_table('person',
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('province_code', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
@@ -219,6 +230,11 @@ def downgrade() -> None:
     op.drop_table('programme')
     op.drop_table('product')
     op.drop_table('person')
+    with op.batch_alter_table('page_session', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_page_session_key_id'))
+        batch_op.drop_index(batch_op.f('ix_page_session_expires_at'))
+
+    op.drop_table('page_session')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_published_at'))
 

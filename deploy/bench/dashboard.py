@@ -1,0 +1,82 @@
+"""The dashboard after the throughput part: how long its page and each JSON figure take
+at that size, and how fast it rebuilds its read model from the topics."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import httpx
+
+from deploy.bench.harness import Figures
+from deploy.stack.launcher import Stack
+
+FIGURES = ("funnel", "targets", "time_to_credit", "lenders", "selection", "outcomes")
+REPEATS = 5
+TARGET = "dashboard"
+
+
+def caught_up(client: httpx.Client, quiet_s: float = 2.0, timeout: float = 300) -> int:
+    """Wait until the dashboard has taken in everything: its event count stops moving."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        events = int(client.get("/stats").json()["events_processed"])
+        if events != last:
+            last, since = events, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return events
+        time.sleep(0.2)
+    raise TimeoutError(f"the dashboard was still taking in events after {timeout:.0f} s")
+
+
+def timed(client: httpx.Client, path: str) -> float:
+    """Median milliseconds of REPEATS requests (loopback, so nearly all server time)."""
+    spent = []
+    for _ in range(REPEATS):
+        began = time.perf_counter()
+        client.get(path).raise_for_status()
+        spent.append((time.perf_counter() - began) * 1000)
+    return statistics.median(spent)
+
+
+def measure(stack: Stack, figures: Figures) -> None:
+    if "dashboard" not in stack.urls():
+        return
+    print("\n(e) dashboard: server time of the page and each figure, and a rebuild")
+    print("-" * 72)
+    url = stack.urls()["dashboard"]
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
+    with httpx.Client(base_url=url, headers=headers, timeout=600) as client:
+        events = caught_up(client)
+        print(f"read model              {events:,} events taken in")
+        page = httpx.Client(base_url=url, timeout=600, follow_redirects=True)
+        with page:
+            page.post("/login", data={"key": stack.admin_key}).raise_for_status()
+            page_ms = timed(page, "/")
+        print(f"page                    {page_ms:,.0f} ms (median of {REPEATS})")
+        figures.record(TARGET, events_n=events, page_ms=page_ms)
+        for name in FIGURES:
+            ms = timed(client, f"/api/figures/{name}")
+            figures.record(TARGET, **{f"figure_{name}_ms": ms})
+            print(f"  /api/figures/{name:<16}{ms:,.0f} ms")
+        before = client.get("/api/figures").json()
+        client.post("/admin/rebuild").raise_for_status()
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            status = client.get("/admin/rebuild").json()
+            if status["state"] != "running":
+                break
+            time.sleep(0.5)
+        after = client.get("/api/figures").json()
+    differ = [k for k in before if k not in ("as_of",) and before[k] != after[k]]
+    rate = status.get("events_per_second") or 0.0
+    print(
+        f"rebuild                 {status['state']}: {status['read']:,} events, "
+        f"{rate:,.0f} events/s; figures {'equal' if not differ else 'DIFFER: ' + ', '.join(differ)}"
+    )
+    figures.record(TARGET, rebuild_events_n=status["read"], rebuild_per_s=rate)
+    if status["state"] != "done":
+        figures.problems.append(f"dashboard rebuild {status['state']}: {status.get('error')}")
+    if differ:
+        figures.problems.append(f"dashboard figures differ after the rebuild: {differ}")
