@@ -179,12 +179,10 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
             )
             by_id |= asyncio.run(run_journeys(stack.urls(), programme, api_key=stack.admin_key))
         asyncio.run(wait_settled(stack, scenario, timeout))
-        decided = lenders.expected_decisions(
-            (nid, product) for nid, product in expected_referrals(scenario)
-        )
+        decided = lenders.expected_decisions(scenario)
         step = time.monotonic()
         outcomes = asyncio.run(
-            lenders.decide_all(stack.url("funding"), stack.admin_key, scenario, by_id)
+            lenders.decide_all(stack.url("funding"), stack.admin_key, by_id, decided)
         )
         print(
             f"lenders decided {sum(outcomes.values()):,} referrals on the partner API in "

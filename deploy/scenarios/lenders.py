@@ -1,30 +1,32 @@
 """The lenders' side of the demo: each lender works on its referrals through the partner API.
 
-A lender has got to about a fifth of the referrals it was sent (the rest stay open, as on
-any working day; acting on all of them would add a minute to the smoke): it acknowledges
-those, approves most (with an amount) and declines the rest with a reason code, and disburses
-most of what it approved. Which referrals and what outcome are drawn from the seed, the
-person's national ID and the product, so they are the same on every run and do not depend on
-the order referrals arrive in; the smoke then checks that funding reports exactly these.
+Each lender has got to a few of the referrals it was sent (`PER_LENDER`; the rest stay open,
+as on any working day, and the smoke stays quick: a partner write costs tens of milliseconds):
+it acknowledges those, approves most (with an amount) and declines the rest with a reason
+code, and disburses most of what it approved. Which referrals and what outcome follow from
+the seed, the person's national ID and the product, so they are the same on every run and do
+not depend on the order referrals arrive in; the smoke then checks that funding reports
+exactly these.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
 import random
 import secrets
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deploy.clients.funding import FundingClient, PartnerClient
-from deploy.scenarios.pilot import Scenario
+from deploy.scenarios.pilot import Scenario, expected_referrals
 
 __all__ = ["Decision", "decide_all", "decision", "expected_decisions", "problems"]
 
 SEED = 2026
-P_ACTED_ON = 0.2
+PER_LENDER = 30
 P_APPROVE = 0.8
 P_DISBURSE_GIVEN_APPROVED = 0.85
 # The partner API's reason codes (docs/funding.md), less "other" and "applicant-withdrew",
@@ -62,29 +64,39 @@ class Decision:
         return "approved" if self.approved else "declined"
 
 
-def decision(national_id: str, product_code: str, seed: int = SEED) -> Decision | None:
-    """What the lender decides on the referral; None: it has not got to it yet."""
+def decision(national_id: str, product_code: str, seed: int = SEED) -> Decision:
+    """What the lender decides on the referral of this person to this product."""
     rng = random.Random(f"{seed}:{national_id}:{product_code}")
     # Every draw for every referral, so the outcome's branches do not shift one another.
-    acted_on = rng.random() < P_ACTED_ON
     approved = rng.random() < P_APPROVE
     disbursed = rng.random() < P_DISBURSE_GIVEN_APPROVED
     low, high = AMOUNTS.get(product_code, DEFAULT_AMOUNT)
     amount = rng.randrange(low, high + 1, 1_000)
     reason = rng.choice(REASON_CODES)
-    if not acted_on:
-        return None
     if approved:
         return Decision(True, amount, None, disbursed)
     return Decision(False, None, reason, False)
 
 
+def _turn(seed: int, national_id: str, product_code: str) -> str:
+    """Where the referral comes in a lender's (arbitrary but fixed) working order."""
+    return hashlib.sha256(f"{seed}:{national_id}:{product_code}".encode()).hexdigest()
+
+
 def expected_decisions(
-    referrals: Iterable[tuple[str, str]], seed: int = SEED
+    scenario: Scenario, seed: int = SEED, per_lender: int = PER_LENDER
 ) -> dict[tuple[str, str], Decision]:
-    """(national_id, product_code) -> what the lender decides, for each referral it acts on."""
-    chosen = {(nid, product): decision(nid, product, seed) for nid, product in referrals}
-    return {key: d for key, d in chosen.items() if d is not None}
+    """(national_id, product_code) -> the decision, for the referrals each lender gets to: the
+    first `per_lender` of its expected referrals in its working order."""
+    lender_of = {p.product_code: p.lender_code for p in scenario.products}
+    queues: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for nid, product in expected_referrals(scenario):
+        queues[lender_of[product]].append((nid, product))
+    return {
+        (nid, product): decision(nid, product, seed)
+        for queue in queues.values()
+        for nid, product in sorted(queue, key=lambda r: _turn(seed, *r))[:per_lender]
+    }
 
 
 async def _act(partner: PartnerClient, referral_id: str, chosen: Decision) -> None:
@@ -102,31 +114,32 @@ async def _act(partner: PartnerClient, referral_id: str, chosen: Decision) -> No
 async def decide_all(
     funding_url: str,
     admin_key: str,
-    scenario: Scenario,
     by_id: Mapping[str, str],
+    decided: Mapping[tuple[str, str], Decision],
     *,
-    seed: int = SEED,
-    concurrency: int = 8,
+    concurrency: int = 16,
 ) -> Counter[str]:
-    """Every lender of the scenario's products, with a partner key of its own, acts on each
-    referral it was sent; status -> how many referrals the lenders left in it."""
+    """Each lender with a decided referral, with a partner key of its own, acts on those
+    referrals; status -> how many referrals the lenders left in it. The referral ids come from
+    the operator's listing: a partner's listing would also deliver every referral it shows."""
     national_ids = {pid: nid for nid, pid in by_id.items()}
-    lenders = sorted({p.lender_code for p in scenario.products})
     async with FundingClient.connect(funding_url, admin_key, timeout=30) as funding:
+        rows = [
+            r
+            for r in await funding.referrals(limit="100000")
+            if r["status"] in ("created", "delivered")
+            and (national_ids.get(r["person_id"]), r["product_code"]) in decided
+        ]
+        codes = sorted({r["lender_code"] for r in rows})
         keys = {
             code: await funding.create_partner_key(code, f"demo-{code}-{secrets.token_hex(3)}")
-            for code in lenders
+            for code in codes
         }
     semaphore = asyncio.Semaphore(concurrency)
     outcomes: Counter[str] = Counter()
 
     async def one(partner: PartnerClient, referral: Mapping[str, str]) -> None:
-        nid = national_ids.get(referral["person_id"])
-        if nid is None:  # someone this run did not seed: not the demo's to decide
-            return
-        chosen = decision(nid, referral["product_code"], seed)
-        if chosen is None:
-            return
+        chosen = decided[national_ids[referral["person_id"]], referral["product_code"]]
         async with semaphore:
             await _act(partner, referral["referral_id"], chosen)
         outcomes[chosen.status] += 1
@@ -134,12 +147,9 @@ async def decide_all(
     async def lender(code: str) -> None:
         async with PartnerClient.connect(funding_url, keys[code], timeout=30) as partner:
             partner.lender_code = code  # names its idempotency keys
-            open_ones = [
-                r for r in await partner.referrals() if r["status"] in ("created", "delivered")
-            ]
-            await asyncio.gather(*(one(partner, r) for r in open_ones))
+            await asyncio.gather(*(one(partner, r) for r in rows if r["lender_code"] == code))
 
-    await asyncio.gather(*(lender(code) for code in lenders))
+    await asyncio.gather(*(lender(code) for code in codes))
     return outcomes
 
 
