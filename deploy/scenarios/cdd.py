@@ -89,7 +89,7 @@ BAND_FLOORS = (0, 2_000, 4_000, 6_000, 8_000, 10_000, 15_000, 20_000, 30_000, 50
 # Fund's ceiling is 10,000), some above, so selection has something to choose.
 _INCOME_RANGE = (1_200, 16_000)
 _P_COMPLETE = 0.94  # of those enrolled, as in the IEAT pilot
-_P_INCOME_RISES = 0.5  # completers whose household records a higher income afterwards
+_P_INCOME_RISES = 0.35  # completers whose household records a higher income afterwards
 _RISE_RANGE = (500, 4_000)  # THB a month
 
 

@@ -83,6 +83,20 @@ async def achievement(stack: Stack, scenario: Scenario) -> dict[str, object]:
         return await training.achievement(scenario.programme_code)
 
 
+async def after_referrals(
+    stack: Stack,
+    scenario: Scenario,
+    by_id: dict[str, str],
+    decided: Mapping[tuple[str, str], lenders.Decision],
+) -> tuple[Counter[str], int]:
+    """The lenders decide while households record what they earn after training (run once
+    funding has made its referrals on the incomes before): independent, so side by side."""
+    return await asyncio.gather(
+        lenders.decide_all(stack.url("funding"), stack.admin_key, by_id, decided),
+        record_incomes_after(stack.urls(), scenario, by_id, api_key=stack.admin_key),
+    )
+
+
 def want_stages(
     scenario: Scenario, decided: Mapping[tuple[str, str], lenders.Decision]
 ) -> dict[str, int]:
@@ -181,20 +195,13 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
         asyncio.run(wait_settled(stack, scenario, timeout))
         decided = lenders.expected_decisions(scenario)
         step = time.monotonic()
-        outcomes = asyncio.run(
-            lenders.decide_all(stack.url("funding"), stack.admin_key, by_id, decided)
-        )
+        outcomes, risen = asyncio.run(after_referrals(stack, scenario, by_id, decided))
         print(
-            f"lenders decided {sum(outcomes.values()):,} referrals on the partner API in "
+            f"lenders decided {sum(outcomes.values()):,} referrals on the partner API, and "
+            f"{risen} households recorded a higher income after training, in "
             f"{time.monotonic() - step:.1f}s: "
             + ", ".join(f"{status} {n:,}" for status, n in sorted(outcomes.items()))
         )
-        # After training, and after funding decided on the incomes before it.
-        risen = sum(
-            asyncio.run(record_incomes_after(stack.urls(), p, by_id, api_key=stack.admin_key))
-            for p in programmes
-        )
-        print(f"households recording a higher income after training: {risen}")
         observed, per_lender = asyncio.run(observe(stack, scenario, want_stages(scenario, decided)))
         print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
         reported = [asyncio.run(achievement(stack, programme)) for programme in programmes]

@@ -26,7 +26,7 @@ from deploy.scenarios.pilot import Scenario, expected_referrals
 __all__ = ["Decision", "decide_all", "decision", "expected_decisions", "problems"]
 
 SEED = 2026
-PER_LENDER = 30
+PER_LENDER = 15
 P_APPROVE = 0.8
 P_DISBURSE_GIVEN_APPROVED = 0.85
 # The partner API's reason codes (docs/funding.md), less "other" and "applicant-withdrew",

@@ -135,15 +135,23 @@ async def register_sages(
 ) -> dict[str, list[str]]:
     """Every sage on the trainer register (TrainerRegistered); village code -> trainer ids,
     the lead first."""
+    ordered = sorted(sages, key=lambda s: s.role != "lead")
+    registered = await asyncio.gather(
+        *(
+            registry.register_trainer(
+                {
+                    "display_name": sage.display_name,
+                    "occupations": [sage.occupation],
+                    "village_code": sage.village_code,
+                    "role": sage.role,
+                },
+                deadline=deadline,
+            )
+            for sage in ordered
+        )
+    )
     by_village: dict[str, list[str]] = defaultdict(list)
-    for sage in sorted(sages, key=lambda s: s.role != "lead"):
-        body = {
-            "display_name": sage.display_name,
-            "occupations": [sage.occupation],
-            "village_code": sage.village_code,
-            "role": sage.role,
-        }
-        trainer = await registry.register_trainer(body, deadline=deadline)
+    for sage, trainer in zip(ordered, registered, strict=True):
         by_village[sage.village_code].append(str(trainer["trainer_id"]))
     return dict(by_village)
 
