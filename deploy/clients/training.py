@@ -220,6 +220,16 @@ class TrainingClient(ServiceClient):
         body = self.expect(await self.http.get(f"{self.url}/replica"), 200)
         return {name: int(n) for name, n in body.items()}
 
+    async def cohorts(self, programme_code: str) -> list[Json]:
+        """The programme's cohorts, each with its `counts` by application status."""
+        response = await self.http.get(
+            f"{self.url}/cohorts", params={"programme_code": programme_code}
+        )
+        if response.status_code != 200:
+            raise ApiError(f"GET cohorts of {programme_code}: {self.problem(response)}")
+        rows: list[Json] = response.json()
+        return rows
+
     async def applications(self, cohort_code: str, status: str | None = None) -> list[Json]:
         """The cohort's applications in rank order, each with its `why`."""
         params = {"status": status} if status else {}

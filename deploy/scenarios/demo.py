@@ -115,6 +115,24 @@ def decision_counts(decided: Mapping[tuple[str, str], lenders.Decision]) -> dict
     }
 
 
+# Application statuses that hold (or held, once the cohort closed) a seat.
+SEATED = ("enrolled", "completed", "not_completed")
+
+
+async def seats(stack: Stack, scenario: Scenario) -> str:
+    """One line on how a capped programme's seats went, as training counts them."""
+    async with TrainingClient.connect(stack.url("training"), stack.admin_key, timeout=10) as tc:
+        cohorts = await tc.cohorts(scenario.programme_code)
+    waiting = [c for c in cohorts if c["counts"].get("waitlisted")]
+    waitlisted = sum(c["counts"]["waitlisted"] for c in waiting)
+    seated = sum(c["counts"].get(status, 0) for c in cohorts for status in SEATED)
+    return (
+        f"  seats: {seated} households in {len(cohorts)} villages (at most "
+        f"{scenario.village_cap} a village, lowest income first); {waitlisted} waitlisted "
+        f"in {len(waiting)} villages"
+    )
+
+
 async def selection_problems(stack: Stack, scenario: Scenario, by_id: dict[str, str]) -> list[str]:
     """Whom training seated in each capped cohort, against the lowest-income-first choice
     the scenario computed by hand."""
@@ -129,7 +147,7 @@ async def selection_problems(stack: Stack, scenario: Scenario, by_id: dict[str, 
     async with TrainingClient.connect(stack.url("training"), stack.admin_key, timeout=10) as tc:
         for code, want in cohorts.items():
             rows = await tc.applications(code)
-            seated = {r["person_id"] for r in rows if r["status"] != "waitlisted"}
+            seated = {r["person_id"] for r in rows if r["status"] in SEATED}
             if seated != want:
                 out.append(
                     f"cohort {code}: {len(want - seated)} expected seats not given, "
@@ -192,15 +210,18 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
                 + ", ".join(p.product_code for p in programme.products)
             )
             by_id |= asyncio.run(run_journeys(stack.urls(), programme, api_key=stack.admin_key))
+            if programme.village_cap is not None:
+                print(asyncio.run(seats(stack, programme)))
         asyncio.run(wait_settled(stack, scenario, timeout))
         decided = lenders.expected_decisions(scenario)
         step = time.monotonic()
         outcomes, risen = asyncio.run(after_referrals(stack, scenario, by_id, decided))
+        approved = outcomes["approved"] + outcomes["disbursed"]
         print(
-            f"lenders decided {sum(outcomes.values()):,} referrals on the partner API, and "
-            f"{risen} households recorded a higher income after training, in "
-            f"{time.monotonic() - step:.1f}s: "
-            + ", ".join(f"{status} {n:,}" for status, n in sorted(outcomes.items()))
+            f"lenders acted on {sum(outcomes.values()):,} referrals (partner API): declined "
+            f"{outcomes['declined']:,}, approved {approved:,} ({outcomes['disbursed']:,} of "
+            f"them disbursed); {risen} households recorded a higher income after training "
+            f"({time.monotonic() - step:.1f}s)"
         )
         observed, per_lender = asyncio.run(observe(stack, scenario, want_stages(scenario, decided)))
         print(funnel.render(funnel.funnel(observed), scenario.target, per_lender))
