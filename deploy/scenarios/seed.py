@@ -6,6 +6,11 @@ two -> those who attended all are assessed on the last day in a TPQI session per
 pass passes every unit, a fail fails one required unit) -> the cohort closes: completed or
 not.
 Certification awards a pass once TrainingCompleted arrives; referrals follow from events.
+
+A scenario with villages (CDD Sammachiv) registers them first and its community sages as
+trainers named on their village's cohort; its cohorts cap seats per village, so selection
+seats the lowest-income households and waitlists the rest, who never attend. Incomes that
+rose after training are recorded separately (`record_incomes_after`), once funding settled.
 """
 
 from __future__ import annotations
@@ -414,7 +419,13 @@ async def run_journeys(
         await configure_lenders(FundingClient(client, urls["funding"]), scenario)
         deadline = time.monotonic() + replication_timeout
         await register_villages(registry, scenario, deadline)
-        replica_before = await training.replica()
+        # Seats go lowest income first where they are capped: every new household's band
+        # must be in training's replica before selection ranks (a created person, a new
+        # household), so its size is taken before the import.
+        ranks_by_income = scenario.village_cap is not None and all(
+            t.monthly_income is not None for t in scenario.trainees
+        )
+        replica_before = await training.replica() if ranks_by_income else {}
         person_ids, created = await register_all(registry, scenario, deadline, progress)
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
@@ -423,11 +434,7 @@ async def run_journeys(
         if scenario.sages:
             progress(f"  trainers: {sum(map(len, trainers.values()))} community sages registered")
         await set_up_programme(training, scenario, replication_timeout)
-        if scenario.village_cap is not None and all(
-            t.monthly_income is not None for t in scenario.trainees
-        ):
-            # Seats go lowest income first: every new household's band must be in training's
-            # replica before selection ranks (each created person has a new household).
+        if ranks_by_income:
             await households_replicated(training, replica_before, created, replication_timeout)
         cohorts: dict[str, list[Trainee]] = defaultdict(list)
         for trainee in scenario.trainees:
