@@ -39,7 +39,7 @@ from shared.occupations import OCCUPATIONS
 
 SCENARIO = cdd_sammachiv()
 EDGES = RegistrySettings.model_fields["income_band_edges"].get_default(call_default_factory=True)
-ORGANISATIONS = Path("services/registry/data/organisations.csv")
+ORGANISATIONS = Path(__file__).parents[2] / "services/registry/data/organisations.csv"
 
 
 def _by_village(trainees: tuple[Trainee, ...]) -> dict[str, list[Trainee]]:
