@@ -3,7 +3,10 @@ bench and tests. The caller's client carries an operator key (`Authorization: Be
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
+
+import httpx
 
 from deploy.clients.base import ApiError, Json, ServiceClient
 
@@ -57,3 +60,53 @@ class FundingClient(ServiceClient):
             f"{self.url}/lenders/{lender_code}/webhooks", json={"url": endpoint}
         )
         return self.expect(response, 201)
+
+
+class PartnerClient(ServiceClient):
+    """A lender's systems on the partner API (`/partner/...`), with the lender's `sbp_` key.
+
+    Every write carries an `Idempotency-Key` of `<lender>-<step>-<referral id>` (as the example
+    lender does), so a retried step returns the first answer instead of failing."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, url: str = "", lender_code: str = "partner"
+    ) -> None:
+        super().__init__(http, url)
+        self.lender_code = lender_code  # prefixes the idempotency keys
+
+    async def referrals(self, status: str | None = None, page: int = 500) -> list[Json]:
+        """All the lender's referrals, oldest first (reading one counts as its delivery)."""
+        rows: list[Json] = []
+        while True:
+            params: dict[str, str | int] = {"limit": page, "offset": len(rows)}
+            if status:
+                params["status"] = status
+            response = await self.http.get(f"{self.url}/partner/referrals", params=params)
+            if response.status_code != 200:
+                raise ApiError(f"GET /partner/referrals: {self.problem(response)}")
+            batch: list[Json] = response.json()
+            rows += batch
+            if len(batch) < page:
+                return rows
+
+    async def _step(self, referral_id: str, step: str, body: Json | None) -> Json:
+        response = await self.http.post(
+            f"{self.url}/partner/referrals/{referral_id}/{step}",
+            json=body,
+            headers={"Idempotency-Key": f"{self.lender_code}-{step}-{referral_id}"},
+        )
+        return self.expect(response, 200)
+
+    async def acknowledge(self, referral_id: str) -> Json:
+        return await self._step(referral_id, "acknowledge", None)
+
+    async def approve(self, referral_id: str, amount: int) -> Json:
+        return await self._step(referral_id, "decision", {"decision": "approved", "amount": amount})
+
+    async def decline(self, referral_id: str, reason_code: str) -> Json:
+        body = {"decision": "declined", "reason_code": reason_code}
+        return await self._step(referral_id, "decision", body)
+
+    async def disburse(self, referral_id: str, amount: int, on: datetime.date) -> Json:
+        body = {"amount": amount, "disbursed_on": on.isoformat()}
+        return await self._step(referral_id, "disbursement", body)

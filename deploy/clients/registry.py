@@ -88,6 +88,25 @@ class RegistryClient(ServiceClient):
         response = await self.http.post(f"{self.url}/organisations", json=organisation)
         return self.expect(response, 200, 201, 409)
 
+    async def register_village(self, village: Mapping[str, Any], *, deadline: float) -> Json:
+        """201 registered, or 200: registered already with the same data (a rerun)."""
+        return self.expect(await self._post("/places/villages", village, deadline), 200, 201)
+
+    async def register_trainer(self, trainer: Mapping[str, Any], *, deadline: float) -> Json:
+        """201 with the new `trainer_id` (the register has no natural key: a rerun adds more)."""
+        return self.expect(await self._post("/trainers", trainer, deadline), 201)
+
+    async def person(self, person_id: str) -> Json:
+        return self.expect(await self.http.get(f"{self.url}/people/{person_id}"), 200)
+
+    async def record_income(
+        self, household_id: str, monthly_income: int, *, deadline: float
+    ) -> Json:
+        """A new monthly income for the household (HouseholdIncomeRecorded); the household."""
+        body = {"monthly_income": monthly_income}
+        path = f"/households/{household_id}/income"
+        return self.expect(await self._post(path, body, deadline), 201)
+
     async def upload(self, path: Path) -> dict[str, Any]:
         response = await self.http.post(
             f"{self.url}/imports",

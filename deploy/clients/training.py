@@ -126,7 +126,10 @@ class TrainingClient(ServiceClient):
             "one_per_household": one_per_household,
             "trainer_ids": list(trainer_ids),
         }
-        response = await self._post("/cohorts", body, retry_deadline(retry_for))
+        # 404: a trainer's TrainerRegistered has not reached training yet.
+        response = await self._post(
+            "/cohorts", body, retry_deadline(retry_for), retry_404=bool(trainer_ids)
+        )
         return self.expect(response, *OK)  # the cohort, with its `status` (open, selected, closed)
 
     async def apply_all(
@@ -210,6 +213,33 @@ class TrainingClient(ServiceClient):
             if cohort["status"] == "closed":
                 return cohort
         return self.expect(response, *OK)
+
+    async def replica(self) -> dict[str, int]:
+        """How many people, households, memberships, trainers and organisations training's
+        replica of the registry holds (GET /replica), to wait for it to catch up."""
+        body = self.expect(await self.http.get(f"{self.url}/replica"), 200)
+        return {name: int(n) for name, n in body.items()}
+
+    async def cohorts(self, programme_code: str) -> list[Json]:
+        """The programme's cohorts, each with its `counts` by application status."""
+        response = await self.http.get(
+            f"{self.url}/cohorts", params={"programme_code": programme_code}
+        )
+        if response.status_code != 200:
+            raise ApiError(f"GET cohorts of {programme_code}: {self.problem(response)}")
+        rows: list[Json] = response.json()
+        return rows
+
+    async def applications(self, cohort_code: str, status: str | None = None) -> list[Json]:
+        """The cohort's applications in rank order, each with its `why`."""
+        params = {"status": status} if status else {}
+        response = await self.http.get(
+            f"{self.url}/cohorts/{cohort_code}/applications", params=params
+        )
+        if response.status_code != 200:
+            raise ApiError(f"GET applications of {cohort_code}: {self.problem(response)}")
+        rows: list[Json] = response.json()
+        return rows
 
     async def achievement(self, programme_code: str) -> Json:
         """The training service's own figure for a programme (learners it saw complete);

@@ -27,6 +27,10 @@ def funnel(observed: Iterable[Observed]) -> dict[str, int]:
         "failed_assessment": by_type[events.AssessmentFailed.ce_type()],
         "referred_people": people(events.LoanReferralCreated),
         "referrals": by_type[events.LoanReferralCreated.ce_type()],
+        "acknowledged": by_type[events.LoanReferralAcknowledged.ce_type()],
+        "approved": by_type[events.LoanApproved.ce_type()],  # disbursed ones included
+        "declined": by_type[events.LoanDeclined.ce_type()],
+        "disbursed": by_type[events.LoanDisbursed.ce_type()],
     }
 
 

@@ -24,8 +24,11 @@ __all__ = [
     "Estate",
     "LenderProduct",
     "Organisation",
+    "PlaceTarget",
+    "Sage",
     "Scenario",
     "Trainee",
+    "Village",
     "combined",
     "expected_held",
     "expected_referrals",
@@ -49,6 +52,35 @@ class Estate:
 
 
 @dataclass(frozen=True)
+class Village:
+    """A village the registry is told of (VillageRegistered) before its people."""
+
+    code: str
+    name_en: str
+    name_th: str
+    province_code: str
+    district: str
+
+
+@dataclass(frozen=True)
+class Sage:
+    """A community sage on the trainer register (TrainerRegistered): the village's lead
+    trainer, or one of the team the lead picked."""
+
+    display_name: str
+    village_code: str
+    occupation: str
+    role: str  # lead or member
+
+
+@dataclass(frozen=True)
+class PlaceTarget:
+    place_kind: str  # estate, province or village
+    place_code: str
+    target: int
+
+
+@dataclass(frozen=True)
 class Trainee:
     national_id: str
     first_name: str
@@ -62,6 +94,9 @@ class Trainee:
     passes: bool
     level: int  # only meaningful when passes
     monthly_income: int | None = None  # of the trainee's household; None: none on record
+    village_code: str | None = None  # on the trainee's address (training caps seats by it)
+    enrolled: bool = True  # False: applied but waitlisted (never attends)
+    income_after: int | None = None  # a higher income recorded after training; None: none
 
 
 @dataclass(frozen=True)
@@ -118,6 +153,10 @@ class Scenario:
     products: tuple[LenderProduct, ...]
     owner: Organisation = IEAT
     venue_kind: str = "estate"  # where cohorts meet: estate, learning-centre or village
+    villages: tuple[Village, ...] = ()  # registered before the people who live in them
+    sages: tuple[Sage, ...] = ()  # trainers registered and named on their village's cohort
+    targets: tuple[PlaceTarget, ...] = ()  # the programme's targets by place
+    village_cap: int | None = None  # seats per village in a cohort; None: everyone applying
 
 
 def combined(scenarios: Sequence[Scenario]) -> Scenario:
@@ -246,10 +285,10 @@ PRODUCTS_SUPHAN_BURI: tuple[LenderProduct, ...] = (
     ),
 )
 
-_P_CONSENT = 0.85
-_P_COMPLETE = 0.94
-_P_PASS_GIVEN_COMPLETE = 0.88
-_P_LEVEL_1 = 0.60
+P_CONSENT = 0.85
+P_COMPLETE = 0.94
+P_PASS_GIVEN_COMPLETE = 0.88
+P_LEVEL_1 = 0.60
 
 # Birth-year bands for the programme's three target groups. Years 1949-2000 keep
 # everyone aged 18-70 on every day of 2019; Thai retirement age is 60.
@@ -264,7 +303,7 @@ _AGE_BANDS: tuple[tuple[float, int, int], ...] = (
 _TYPE_1_FROM = datetime.date(1984, 1, 1)
 
 # fmt: off
-_GIVEN_NAMES: tuple[str, ...] = (
+GIVEN_NAMES: tuple[str, ...] = (
     "สมชาย", "สมศักดิ์", "สมหญิง", "สมพร", "สุดา", "สุนีย์",
     "วิชัย", "ประเสริฐ", "ประยุทธ", "บุญมี", "บุญชู", "มาลี",
     "นงลักษณ์", "อรุณี", "กาญจนา", "จันทร์เพ็ญ", "ศิริพร", "วันดี",
@@ -275,7 +314,7 @@ _GIVEN_NAMES: tuple[str, ...] = (
     "ศักดิ์ชัย", "ยุพิน", "วีระ",
 )
 
-_SURNAMES: tuple[str, ...] = (
+SURNAMES: tuple[str, ...] = (
     "ศรีสุข", "แสงทอง", "ทองคำ", "บุญมา", "สุขสวัสดิ์",
     "วงศ์สวัสดิ์", "จันทร์แก้ว", "แก้วมณี", "ใจดี", "มีสุข",
     "รุ่งเรือง", "ศรีวงศ์", "พรหมมา", "สายทอง", "ทองมา", "บุญเรือง",
@@ -289,7 +328,7 @@ _SURNAMES: tuple[str, ...] = (
 # fmt: on
 
 
-def _birth_date(rng: random.Random) -> datetime.date:
+def draw_birth_date(rng: random.Random) -> datetime.date:
     draw = rng.random()
     first, last = _AGE_BANDS[-1][1:]
     for weight, band_first, band_last in _AGE_BANDS:
@@ -302,7 +341,7 @@ def _birth_date(rng: random.Random) -> datetime.date:
     return start + datetime.timedelta(days=rng.randint(0, span))
 
 
-def _national_id(
+def new_national_id(
     rng: random.Random, birth_date: datetime.date, province_code: str, taken: set[str]
 ) -> str:
     kind = "1" if birth_date >= _TYPE_1_FROM else "3"
@@ -337,19 +376,19 @@ def ieat_2019_pilot(seed: int = 2019, size: int = TRAINED_2019) -> Scenario:
     trainees: list[Trainee] = []
     for estate_code, occupation in zip(estate_codes, occupations, strict=True):
         estate = estates_by_code[estate_code]
-        birth_date = _birth_date(rng)
-        national_id = _national_id(rng, birth_date, estate.province_code, taken)
+        birth_date = draw_birth_date(rng)
+        national_id = new_national_id(rng, birth_date, estate.province_code, taken)
         # Draw every outcome for every trainee so one person's branch does not
         # shift the random stream of everyone after them.
-        consents = rng.random() < _P_CONSENT
-        completes = rng.random() < _P_COMPLETE
-        passes_if_complete = rng.random() < _P_PASS_GIVEN_COMPLETE
-        level = 1 if rng.random() < _P_LEVEL_1 else 2
+        consents = rng.random() < P_CONSENT
+        completes = rng.random() < P_COMPLETE
+        passes_if_complete = rng.random() < P_PASS_GIVEN_COMPLETE
+        level = 1 if rng.random() < P_LEVEL_1 else 2
         trainees.append(
             Trainee(
                 national_id=national_id,
-                first_name=rng.choice(_GIVEN_NAMES),
-                last_name=rng.choice(_SURNAMES),
+                first_name=rng.choice(GIVEN_NAMES),
+                last_name=rng.choice(SURNAMES),
                 birth_date=birth_date,
                 province_code=estate.province_code,
                 estate_code=estate_code,
@@ -437,13 +476,15 @@ def funnel_expectation(scenario: Scenario, on: datetime.date | None = None) -> d
     referrals = expected_referrals(scenario, on)
     completed = sum(t.completes for t in trainees)
     certified = sum(t.passes for t in trainees)
+    # The pilot trained everyone it registered (1,223 trained, DOMAIN.md); a capped
+    # programme waitlists some, who never attend.
+    enrolled = sum(t.enrolled for t in trainees)
     return {
         "registered": len(trainees),
         "consented": sum(t.consents_to_lenders for t in trainees),
-        # The pilot trained everyone it registered (1,223 trained, DOMAIN.md).
-        "enrolled": len(trainees),
+        "enrolled": enrolled,
         "completed": completed,
-        "not_completed": len(trainees) - completed,
+        "not_completed": enrolled - completed,
         "certified": certified,
         "failed_assessment": completed - certified,
         "referred_people": len({national_id for national_id, _ in referrals}),
@@ -463,16 +504,16 @@ def suphan_buri_beauticians(seed: int = 72, size: int = 60) -> Scenario:
     for i in range(size):
         province = SUPHAN_BURI if i % 5 else neighbours[(i // 5) % len(neighbours)]
         birth_date = datetime.date(rng.randint(1960, 2008), rng.randint(1, 12), rng.randint(1, 28))
-        consents = rng.random() < _P_CONSENT
-        completes = rng.random() < _P_COMPLETE
-        passes_if_complete = rng.random() < _P_PASS_GIVEN_COMPLETE
-        level = 1 if rng.random() < _P_LEVEL_1 else 2
+        consents = rng.random() < P_CONSENT
+        completes = rng.random() < P_COMPLETE
+        passes_if_complete = rng.random() < P_PASS_GIVEN_COMPLETE
+        level = 1 if rng.random() < P_LEVEL_1 else 2
         income = rng.choice((None, *range(3_000, 25_000, 1_500)))
         trainees.append(
             Trainee(
-                national_id=_national_id(rng, birth_date, province, taken),
-                first_name=rng.choice(_GIVEN_NAMES),
-                last_name=rng.choice(_SURNAMES),
+                national_id=new_national_id(rng, birth_date, province, taken),
+                first_name=rng.choice(GIVEN_NAMES),
+                last_name=rng.choice(SURNAMES),
                 birth_date=birth_date,
                 province_code=province,
                 estate_code="suphan-buri-pao",

@@ -6,6 +6,11 @@ two -> those who attended all are assessed on the last day in a TPQI session per
 pass passes every unit, a fail fails one required unit) -> the cohort closes: completed or
 not.
 Certification awards a pass once TrainingCompleted arrives; referrals follow from events.
+
+A scenario with villages (CDD Sammachiv) registers them first and its community sages as
+trainers named on their village's cohort; its cohorts cap seats per village, so selection
+seats the lowest-income households and waitlists the rest, who never attend. Incomes that
+rose after training are recorded separately (`record_incomes_after`), once funding settled.
 """
 
 from __future__ import annotations
@@ -17,18 +22,18 @@ import io
 import secrets
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
 
-from deploy.clients.base import ApiError, Json, auth_headers
+from deploy.clients.base import ApiError, Json, auth_headers, retry_deadline
 from deploy.clients.certification import Candidate, CertificationClient, standard_code, unit_results
 from deploy.clients.funding import FundingClient
 from deploy.clients.registry import RegistryClient
 from deploy.clients.training import TrainingClient, attendance
-from deploy.scenarios.pilot import Scenario, Trainee
+from deploy.scenarios.pilot import Sage, Scenario, Trainee
 
 T = TypeVar("T")
 Progress = Callable[[str], None]
@@ -116,6 +121,64 @@ async def register_owner(registry: RegistryClient, scenario: Scenario) -> None:
     await registry.register_organisation({**body, "name_th": owner.name_th})
 
 
+async def register_villages(registry: RegistryClient, scenario: Scenario, deadline: float) -> None:
+    """The scenario's villages (VillageRegistered), before the people whose address names one
+    (200 for a village registered already as given: a rerun)."""
+    for village in scenario.villages:
+        body = {
+            "code": village.code,
+            "name_en": village.name_en,
+            "name_th": village.name_th,
+            "province_code": village.province_code,
+            "district": village.district,
+        }
+        await registry.register_village(body, deadline=deadline)
+
+
+async def register_sages(
+    registry: RegistryClient, sages: Iterable[Sage], deadline: float
+) -> dict[str, list[str]]:
+    """Every sage on the trainer register (TrainerRegistered); village code -> trainer ids,
+    the lead first."""
+    ordered = sorted(sages, key=lambda s: s.role != "lead")
+    registered = await asyncio.gather(
+        *(
+            registry.register_trainer(
+                {
+                    "display_name": sage.display_name,
+                    "occupations": [sage.occupation],
+                    "village_code": sage.village_code,
+                    "role": sage.role,
+                },
+                deadline=deadline,
+            )
+            for sage in ordered
+        )
+    )
+    by_village: dict[str, list[str]] = defaultdict(list)
+    for sage, trainer in zip(ordered, registered, strict=True):
+        by_village[sage.village_code].append(str(trainer["trainer_id"]))
+    return dict(by_village)
+
+
+async def households_replicated(
+    training: TrainingClient, before: Mapping[str, int], added: int, timeout: float
+) -> None:
+    """Wait until training's replica holds `added` more households and memberships than
+    `before`: selection ranks by the household's income band, read from that replica."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = await training.replica()
+        if all(now[k] >= before[k] + added for k in ("households", "memberships")):
+            return
+        if time.monotonic() > deadline:
+            raise SeedError(
+                f"training's replica did not catch up with {added} new households in "
+                f"{timeout:.0f}s (before {dict(before)}, now {now})"
+            )
+        await asyncio.sleep(0.1)
+
+
 async def set_up_programme(training: TrainingClient, scenario: Scenario, retry_for: float) -> None:
     """The scenario's programme and one course per occupation."""
     await training.ensure_programme(
@@ -125,6 +188,10 @@ async def set_up_programme(training: TrainingClient, scenario: Scenario, retry_f
         year=scenario.year,
         occupations=list(scenario.occupations),
         target_total=scenario.target,
+        targets=[
+            {"place_kind": t.place_kind, "place_code": t.place_code, "target": t.target}
+            for t in scenario.targets
+        ],
         retry_for=retry_for,
     )
     for occupation, title in scenario.occupations.items():
@@ -150,6 +217,7 @@ IMPORT_COLUMNS = (
     "last_name_th",
     "birth_date",
     "province_code",
+    "village_code",
     "household_code",
     "monthly_income",
     "consents",
@@ -176,6 +244,7 @@ def registration_csv(scenario: Scenario, run: str) -> tuple[bytes, list[int]]:
             trainee.last_name,
             trainee.birth_date.isoformat(),
             trainee.province_code,
+            trainee.village_code or "",
             f"{scenario.programme_code}-{run}-{n}"[:64] if has_income else "",
             str(trainee.monthly_income) if has_income else "",
             LOAN_REFERRAL if trainee.consents_to_lenders else "",
@@ -207,8 +276,9 @@ async def follow_import(
 
 async def register_all(
     registry: RegistryClient, scenario: Scenario, deadline: float, progress: Progress
-) -> list[str]:
-    """Every trainee through one CSV import (POST /imports); their person ids, in order.
+) -> tuple[list[str], int]:
+    """Every trainee through one CSV import (POST /imports); their person ids, in order, and
+    how many of them the import created (the rest were registered by an earlier run).
 
     The person ids come back by line (GET /imports/{id}/people). A rejected line that names
     an existing person is a rerun (registered before, perhaps in another household): that
@@ -218,7 +288,7 @@ async def register_all(
     started = time.monotonic()
     name = f"{scenario.programme_code}-{run}.csv"
     job = await registry.upload_csv(name, content, deadline=deadline)
-    await follow_import(registry, job["import_id"], started, progress)
+    done = await follow_import(registry, job["import_id"], started, progress)
     by_line = await registry.row_people(job["import_id"])
     missing = [line for line in lines if line not in by_line]
     if missing:
@@ -237,7 +307,7 @@ async def register_all(
         f"  registered: {len(lines)} in {time.monotonic() - started:.1f} s "
         f"(one import, {job['import_id']})"
     )
-    return [by_line[line] for line in lines]
+    return [by_line[line] for line in lines], int(done["created"])
 
 
 @dataclass
@@ -250,6 +320,7 @@ class Cohorts:
     by_id: dict[str, str]  # national ID -> person_id
     retry_for: float
     close: bool = True  # False: left open for the caller to close (the latency bench)
+    trainers: Mapping[str, Sequence[str]] = field(default_factory=dict)  # village -> ids
     dates: list[datetime.date] = field(init=False)
     standards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -290,18 +361,23 @@ class Cohorts:
         """The cohort set up, applied, selected and attended; assessed; then closed."""
         scenario, training, by_id = self.scenario, self.training, self.by_id
         first = trainees[0]  # a cohort's trainees share estate and occupation
-        estates = {estate.code: estate.name for estate in scenario.estates}
+        places = {estate.code: estate.name for estate in scenario.estates}
+        places |= {village.code: village.name_en for village in scenario.villages}
+        enrolled = [t for t in trainees if t.enrolled]
         cohort = await training.ensure_cohort(
             code=code,
             course_code=course_of(scenario, first.occupation),
             venue={
                 "kind": scenario.venue_kind,
                 "code": first.estate_code,
-                "name": estates.get(first.estate_code, first.estate_code),
+                "name": places.get(first.estate_code, first.estate_code),
             },
             dates=self.dates,
-            capacity=len(trainees),  # a seat for everyone: the pilot trained all it registered
-            village_cap=None,  # pilot people have no village on record
+            # The pilot trained all it registered: a seat each. A capped programme has as
+            # many seats as it enrols and waitlists the other applicants.
+            capacity=len(enrolled),
+            village_cap=scenario.village_cap,
+            trainer_ids=self.trainers.get(first.estate_code, ()),
             retry_for=self.retry_for,
         )
         # Closed already (a rerun): its records are final; assessments are idempotent.
@@ -311,7 +387,7 @@ class Cohorts:
             await training.select(code, retry_for=self.retry_for)
             days = {
                 by_id[t.national_id]: COURSE_DAYS if t.completes else DAYS_IF_NOT_COMPLETING
-                for t in trainees
+                for t in enrolled
             }
             records = attendance(self.dates, days)
             await training.record_attendance(code, records, retry_for=self.retry_for)
@@ -342,16 +418,31 @@ async def run_journeys(
         training = TrainingClient(client, urls["training"])
         await configure_lenders(FundingClient(client, urls["funding"]), scenario)
         deadline = time.monotonic() + replication_timeout
-        person_ids = await register_all(registry, scenario, deadline, progress)
+        await register_villages(registry, scenario, deadline)
+        # Seats go lowest income first where they are capped: every new household's band
+        # must be in training's replica before selection ranks (a created person, a new
+        # household), so its size is taken before the import.
+        ranks_by_income = scenario.village_cap is not None and all(
+            t.monthly_income is not None for t in scenario.trainees
+        )
+        replica_before = await training.replica() if ranks_by_income else {}
+        person_ids, created = await register_all(registry, scenario, deadline, progress)
         by_id = {t.national_id: pid for t, pid in zip(scenario.trainees, person_ids, strict=True)}
 
         await register_owner(registry, scenario)
+        trainers = await register_sages(registry, scenario.sages, deadline)
+        if scenario.sages:
+            progress(f"  trainers: {sum(map(len, trainers.values()))} community sages registered")
         await set_up_programme(training, scenario, replication_timeout)
+        if ranks_by_income:
+            await households_replicated(training, replica_before, created, replication_timeout)
         cohorts: dict[str, list[Trainee]] = defaultdict(list)
         for trainee in scenario.trainees:
             cohorts[cohort_of(scenario, trainee)].append(trainee)
         certification = CertificationClient(client, urls["certification"])
-        trainer = Cohorts(training, certification, scenario, by_id, replication_timeout, close)
+        trainer = Cohorts(
+            training, certification, scenario, by_id, replication_timeout, close, trainers
+        )
         await _gather_limited(
             cohorts,
             lambda code: trainer.train(code, cohorts[code]),
@@ -361,3 +452,35 @@ async def run_journeys(
             every=max(len(cohorts) // 5, 1),
         )
         return by_id
+
+
+async def record_incomes_after(
+    urls: Mapping[str, str],
+    scenario: Scenario,
+    by_id: Mapping[str, str],
+    *,
+    api_key: str,
+    concurrency: int = 8,
+    retry_for: float = 60,
+) -> int:
+    """The households whose income rose after training record it (HouseholdIncomeRecorded);
+    how many did. Run once funding has settled: a new income re-evaluates the person against
+    the products, and the referrals expected are those of the incomes before."""
+    risen = [t for t in scenario.trainees if t.income_after is not None]
+    semaphore = asyncio.Semaphore(concurrency)
+    async with RegistryClient.connect(urls["registry"], api_key, timeout=30) as registry:
+
+        async def one(trainee: Trainee) -> None:
+            assert trainee.income_after is not None
+            async with semaphore:
+                person = await registry.person(by_id[trainee.national_id])
+                household = await registry.record_income(
+                    str(person["household_id"]),
+                    trainee.income_after,
+                    deadline=retry_deadline(retry_for),
+                )
+            if household["monthly_income"] != trainee.income_after:
+                raise SeedError(f"household {household['household_id']} kept another income")
+
+        await asyncio.gather(*(one(t) for t in risen))
+    return len(risen)

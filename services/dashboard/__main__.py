@@ -22,7 +22,7 @@ def build(settings: DashboardSettings | None = None) -> Service:
     # What the routers' dependencies (api/deps.py) read back.
     service.app.state.changes = changes
     service.app.state.rebuild = rebuild
-    service.app.state.figures = figures.compute
+    service.app.state.figures = figures.Cached(changes)
     service.app.state.settings = settings
     api.install(service.app)
     return service

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.dashboard import figures
 from services.dashboard.consumers import HANDLERS
 from services.dashboard.handlers.subjects import digest
+from services.dashboard.live import Changes
 from services.dashboard.schemas import Figures, Filters
 from services.dashboard.tables import READ_MODEL, Redirect
 from shared import events as ev
@@ -291,3 +292,20 @@ async def test_a_merged_record_counts_once_under_its_survivor(dashboard_db: Data
     async with dashboard_db.transaction() as session:
         rows = await everything(session)
     assert rows.count(digest(survivor)) >= 4  # person, membership, application, certificate...
+
+
+async def test_figures_are_computed_once_per_change(dashboard_db: Database) -> None:
+    changes = Changes()
+    cached = figures.Cached(changes)
+    await take(dashboard_db, [*SETUP, *journey(str(uuid.uuid4()), "H-1", approve=True)])
+    async with dashboard_db.transaction() as session:
+        first = await cached(session, Filters())
+        assert await cached(session, Filters()) is first
+        other = await cached(session, Filters(programme="cdd-2026"))
+        assert other is not first
+    await take(dashboard_db, journey(str(uuid.uuid4()), "H-2", approve=False))
+    changes.bump(1)
+    async with dashboard_db.transaction() as session:
+        again = await cached(session, Filters())
+    assert again is not first
+    assert stages(again)["applied"] == stages(first)["applied"] + 1

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 
+from services.dashboard.figures import Cached
 from services.dashboard.live import Changes
 from services.dashboard.rebuild import Rebuild
 from services.dashboard.schemas import Filters
@@ -15,6 +16,10 @@ from shared.http import app_state
 
 def changes_of(request: Request) -> Changes:
     return app_state(request, "changes", Changes)
+
+
+def cached_of(request: Request) -> Cached:
+    return app_state(request, "figures", Cached)
 
 
 def rebuild_of(request: Request) -> Rebuild:
@@ -38,6 +43,7 @@ def filters_of(
     )
 
 
+CachedDep = Annotated[Cached, Depends(cached_of)]
 ChangesDep = Annotated[Changes, Depends(changes_of)]
 RebuildDep = Annotated[Rebuild, Depends(rebuild_of)]
 FiltersDep = Annotated[Filters, Depends(filters_of)]

@@ -10,9 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from services.dashboard import figures
-from services.dashboard.api.deps import FiltersDep
+from services.dashboard.api.deps import CachedDep, FiltersDep
 from services.dashboard.api.session import SessionOrReadKey
+from services.dashboard.figures import Cached
 from services.dashboard.schemas import (
     Figures,
     FunnelFigure,
@@ -30,48 +30,49 @@ Name = Literal["funnel", "targets", "time_to_credit", "lenders", "selection", "o
 
 
 @router.get("")
-async def all_figures(_: ReadKey, db: Db, filters: FiltersDep) -> Figures:
+async def all_figures(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> Figures:
     """Every figure at once, as the page draws them."""
-    async with db.transaction() as session:
-        return await figures.compute(session, filters)
+    return await _all(db, filters, cached)
 
 
 @router.get("/funnel")
-async def funnel(_: ReadKey, db: Db, filters: FiltersDep) -> FunnelFigure:
+async def funnel(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> FunnelFigure:
     """registered → applied → enrolled → completed → certified → referred → acknowledged →
     approved → disbursed, overall and per programme, with each drop-out's reasons."""
-    return (await _all(db, filters)).funnel
+    return (await _all(db, filters, cached)).funnel
 
 
 @router.get("/targets")
-async def targets(_: ReadKey, db: Db, filters: FiltersDep) -> TargetsFigure:
+async def targets(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> TargetsFigure:
     """Completions against each programme's targets, in total and per place."""
-    return (await _all(db, filters)).targets
+    return (await _all(db, filters, cached)).targets
 
 
 @router.get("/time_to_credit")
-async def time_to_credit(_: ReadKey, db: Db, filters: FiltersDep) -> TimeToCreditFigure:
+async def time_to_credit(
+    _: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep
+) -> TimeToCreditFigure:
     """Completion → certificate → referral → decision → disbursement, median and p90 per
     lender and product, with the product's SLA and the referrals that breached it."""
-    return (await _all(db, filters)).time_to_credit
+    return (await _all(db, filters, cached)).time_to_credit
 
 
 @router.get("/lenders")
-async def lenders(_: ReadKey, db: Db, filters: FiltersDep) -> LendersFigure:
+async def lenders(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> LendersFigure:
     """Referrals, approval rate and amounts per lender and product."""
-    return (await _all(db, filters)).lenders
+    return (await _all(db, filters, cached)).lenders
 
 
 @router.get("/selection")
-async def selection(_: ReadKey, db: Db, filters: FiltersDep) -> SelectionFigure:
+async def selection(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> SelectionFigure:
     """Seats by household income band, and by village against the village cap."""
-    return (await _all(db, filters)).selection
+    return (await _all(db, filters, cached)).selection
 
 
 @router.get("/outcomes")
-async def outcomes(_: ReadKey, db: Db, filters: FiltersDep) -> OutcomesFigure:
+async def outcomes(_: ReadKey, db: Db, filters: FiltersDep, cached: CachedDep) -> OutcomesFigure:
     """Each community's trained households: income band before the training and after."""
-    return (await _all(db, filters)).outcomes
+    return (await _all(db, filters, cached)).outcomes
 
 
 @router.get(
@@ -79,10 +80,12 @@ async def outcomes(_: ReadKey, db: Db, filters: FiltersDep) -> OutcomesFigure:
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "One row per table row"}},
 )
-async def as_csv(name: Name, _: SessionOrReadKey, db: Db, filters: FiltersDep) -> Response:
+async def as_csv(
+    name: Name, _: SessionOrReadKey, db: Db, filters: FiltersDep, cached: CachedDep
+) -> Response:
     """The figure's table as CSV (UTF-8 with a byte-order mark, so spreadsheets read Thai);
     the page's download links carry its session cookie instead of a key."""
-    figure = getattr(await _all(db, filters), name)
+    figure = getattr(await _all(db, filters, cached), name)
     text = "\ufeff" + to_csv(rows_of(figure))
     return Response(
         text,
@@ -91,9 +94,9 @@ async def as_csv(name: Name, _: SessionOrReadKey, db: Db, filters: FiltersDep) -
     )
 
 
-async def _all(db: Db, filters: FiltersDep) -> Figures:
+async def _all(db: Db, filters: FiltersDep, cached: Cached) -> Figures:
     async with db.transaction() as session:
-        return await figures.compute(session, filters)
+        return await cached(session, filters)
 
 
 def rows_of(figure: BaseModel) -> list[dict[str, object]]:
