@@ -69,8 +69,10 @@ class Service:
             raise ValueError(f"{name}: its tables module has no file")
         self.migrations = Path(tables.__file__).parent / "migrations"
         self.db = Database(settings.database_url)
-        # Every event this service stages is signed with this key (docs/decisions/0013).
-        self.signing_key = install_signing_key(name, settings)
+        # Every event this service stages is signed with this key (docs/decisions/0013); a
+        # service that publishes nothing (the dashboard) has none to load or keep.
+        self.publishes = any(cls.service == name for cls in CATALOGUE)
+        self.signing_key = install_signing_key(name, settings) if self.publishes else None
         self.broker = make_broker(settings)
         self.relay = OutboxRelay(
             self.db,
@@ -100,7 +102,8 @@ class Service:
         self.app.state.db = self.db  # for module-level routers (shared.auth.Db)
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
-        self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
+        if self.publishes:
+            self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
         # Paths with a limit of their own (e.g. the registry's CSV upload), read per request.
         self.body_limits: dict[str, int] = {}
         install_body_limit(self.app, settings.max_body_bytes, self.body_limits)
@@ -116,7 +119,7 @@ class Service:
             if cls.service == self.name and cls.audience not in (None, PARTNER)
         ]
         # A service that publishes nothing (the dashboard) has no topic of its own.
-        own = [service_topic(self.name)] if any(c.service == self.name for c in CATALOGUE) else []
+        own = [service_topic(self.name)] if self.publishes else []
         names = [
             *own,
             *private,
@@ -253,6 +256,7 @@ class Service:
 
     async def event_signing_key(self) -> dict[str, object]:
         """The public key that verifies this service's events (partners fetch funding's)."""
+        assert self.signing_key is not None, "mounted only for a service that publishes"
         return public_document(self.name, self.signing_key)
 
     def run(self) -> None:

@@ -144,8 +144,9 @@
     if (Number(fresh.dataset.version) < Number(old.dataset.version)) { return; }
     purge(old);
     old.replaceWith(fresh);
-    draw();
     announce();
+    // The new numbers paint first; the charts (slower) are drawn on the next turn.
+    window.setTimeout(draw, 0);
   }
 
   var busy = false;
@@ -185,8 +186,8 @@
   }
 
   function start() {
+    listen();  // listening first: a change while the charts draw is not missed
     draw();
-    listen();
   }
 
   if (document.readyState === "loading") {
