@@ -34,6 +34,8 @@ from deploy.stack.databases import drop_databases
 from deploy.stack.launcher import free_port
 from services.certification.__main__ import build as build_certification
 from services.certification.settings import CertificationSettings
+from services.dashboard.__main__ import build as build_dashboard
+from services.dashboard.settings import DashboardSettings
 from services.funding.__main__ import build as build_funding
 from services.funding.settings import FundingSettings
 from services.registry.__main__ import build as build_registry
@@ -63,6 +65,7 @@ BUILDERS: dict[str, tuple[Callable[..., Service], type[ServiceSettings], dict[st
     ),
     # No webhook is ever sent to a fuzzed URL: the delivery job does not run during the test.
     "funding": (build_funding, FundingSettings, {"webhook_poll_seconds": 86_400}),
+    "dashboard": (build_dashboard, DashboardSettings, {}),
 }
 
 
