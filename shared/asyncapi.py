@@ -12,14 +12,25 @@ import json
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 
-from shared.events import CATALOGUE, PARTNER, Event
+from shared.events import CATALOGUE, PARTNER, Event, LoanReferralHeld, ReferralEvent
 
 PARTNER_TOPIC = "skillbridge.partner.{lender_code}.v1"
 ENVELOPE = (
     "CloudEvents 1.0, Kafka binary mode: headers ce_specversion, ce_id, ce_source, "
     "ce_type={ce_type}, ce_time, ce_subject, content-type: application/json; the record "
-    "key is the subject. Trace context in traceparent."
+    "key is the subject. Signed by the owning service: header sb-signature "
+    "(docs/decisions/0013). Trace context in traceparent."
 )
+
+
+def _topics(cls: type[Event]) -> list[str]:
+    """Where the event is published. Funding sends every step of a referral to the lender's
+    own topic too, except a held one (services/funding/handlers/common.py)."""
+    if cls.audience == PARTNER:
+        return [PARTNER_TOPIC]
+    if issubclass(cls, ReferralEvent) and cls is not LoanReferralHeld:
+        return [cls.topic(), PARTNER_TOPIC]
+    return [cls.topic()]
 
 
 def _audience(cls: type[Event]) -> str:
@@ -30,24 +41,31 @@ def _audience(cls: type[Event]) -> str:
     return f"Private: only the {cls.audience} service may read it (ACL)."
 
 
+def _audience_partner(cls: type[Event]) -> str:
+    if cls.audience == PARTNER:
+        return _audience(cls)
+    return "Also on the lender's own topic, for the referral's lender (docs/partners.md)."
+
+
 def asyncapi_document() -> str:
     broker = KafkaBroker("127.0.0.1:9092", description="Kafka cluster (embedded: Tansu)")
     for cls in CATALOGUE:
-        topic = PARTNER_TOPIC if cls.audience == PARTNER else cls.topic()
-        broker.publisher(
-            topic,
-            schema=cls,
-            title=f"{topic}:{cls.__name__}",
-            description=" ".join(
-                part
-                for part in (
-                    (cls.__doc__ or "").strip().replace("\n", " "),
-                    _audience(cls),
-                    ENVELOPE.format(ce_type=cls.ce_type()),
-                )
-                if part
-            ),
-        )
+        for topic in _topics(cls):
+            audience = _audience(cls) if topic != PARTNER_TOPIC else _audience_partner(cls)
+            broker.publisher(
+                topic,
+                schema=cls,
+                title=f"{topic}:{cls.__name__}",
+                description=" ".join(
+                    part
+                    for part in (
+                        (cls.__doc__ or "").strip().replace("\n", " "),
+                        audience,
+                        ENVELOPE.format(ce_type=cls.ce_type()),
+                    )
+                    if part
+                ),
+            )
     spec = AsyncAPI(
         broker,
         title="SkillBridge events",

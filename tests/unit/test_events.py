@@ -164,4 +164,14 @@ def test_published_asyncapi_document_matches_the_catalogue() -> None:
     addresses = {channel["address"] for channel in document["channels"].values()}
     assert {*BROADCAST_TOPICS, events.PersonalDataShared.topic()} <= addresses
     assert "skillbridge.partner.{lender_code}.v1" in addresses
-    assert len(document["operations"]) == len(events.CATALOGUE)
+    # One per event, and one more for each referral step funding also sends to the lender.
+    on_both = [
+        cls
+        for cls in events.CATALOGUE
+        if issubclass(cls, events.ReferralEvent)
+        and cls.is_broadcast()
+        and cls is not events.LoanReferralHeld
+    ]
+    assert len(document["operations"]) == len(events.CATALOGUE) + len(on_both)
+    partner = {key for key in document["channels"] if key.startswith("skillbridge.partner.")}
+    assert {f"skillbridge.partner.{{lender_code}}.v1:{cls.__name__}" for cls in on_both} <= partner
