@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import re
 import shutil
 import sqlite3
@@ -322,3 +323,12 @@ def test_every_event_type_the_guide_names_is_in_the_catalogue() -> None:
         if issubclass(cls, ReferralEvent) and cls is not LoanReferralHeld
     }
     assert on_partner_topics <= named
+    # ...and the AsyncAPI document puts exactly these on the lender's topic.
+    asyncapi = json.loads((ROOT / "docs" / "asyncapi.json").read_text(encoding="utf-8"))
+    prefix = "skillbridge.partner.{lender_code}.v1:"
+    on_channel = {
+        f"skillbridge.funding.{key.removeprefix(prefix)}.v1"
+        for key in asyncapi["channels"]
+        if key.startswith(prefix)
+    }
+    assert on_channel == on_partner_topics
