@@ -105,6 +105,21 @@ class ServiceSettings(KafkaSecurity):
         ge=1,
         validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS", "topic_partitions"),
     )
+    # How the topics a service creates if missing are replicated: 1 (and the broker's
+    # min.insync.replicas) for the embedded broker and one-node compose; deploy/k8s sets 3
+    # and 2, so that with acks=all a write survives one broker lost.
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("KAFKA_TOPIC_REPLICATION_FACTOR", "topic_replication_factor"),
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices(
+            "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", "topic_min_insync_replicas"
+        ),
+    )
 
     # Larger request bodies get 413 (shared/http.BodyLimit); a route may have its own.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
@@ -150,6 +165,15 @@ class ServiceSettings(KafkaSecurity):
         default_factory=dict,
         validation_alias=AliasChoices("EVENT_PUBLIC_KEYS", "event_public_keys"),
     )
+
+    @model_validator(mode="after")
+    def _replicas_fit(self) -> Self:
+        if (self.topic_min_insync_replicas or 1) > self.topic_replication_factor:
+            raise ValueError(
+                "KAFKA_TOPIC_MIN_INSYNC_REPLICAS exceeds KAFKA_TOPIC_REPLICATION_FACTOR: "
+                "no write with acks=all could succeed"
+            )
+        return self
 
     @field_validator("event_public_keys", mode="before")
     @classmethod
