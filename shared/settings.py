@@ -105,6 +105,15 @@ class ServiceSettings(KafkaSecurity):
         ge=1,
         validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS", "topic_partitions"),
     )
+
+    # Larger request bodies get 413 (shared/http.BodyLimit); a route may have its own.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    relay_batch_size: int = Field(default=500, ge=1)
+    # A fallback only: a commit that staged events wakes the relay at once (shared/db.py).
+    relay_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_retention_days: int = Field(default=7, ge=1)
+
     # How the topics a service creates if missing are replicated: 1 (and the broker's
     # min.insync.replicas) for the embedded broker and one-node compose; deploy/k8s sets 3
     # and 2, so that with acks=all a write survives one broker lost.
@@ -120,14 +129,6 @@ class ServiceSettings(KafkaSecurity):
             "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", "topic_min_insync_replicas"
         ),
     )
-
-    # Larger request bodies get 413 (shared/http.BodyLimit); a route may have its own.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-
-    relay_batch_size: int = Field(default=500, ge=1)
-    # A fallback only: a commit that staged events wakes the relay at once (shared/db.py).
-    relay_poll_seconds: float = Field(default=0.5, gt=0)
-    outbox_retention_days: int = Field(default=7, ge=1)
 
     # Two deployments sharing one broker (or a benchmark's runs) need their own groups.
     consumer_group_prefix: str = Field(
