@@ -38,7 +38,8 @@ def migrate(
 ) -> None:
     """Upgrade or downgrade a service's schema, or show its revision against the head.
 
-    The database is the service's own setting (<SERVICE>_DATABASE_URL); `current` exits 1 when the database is not at the head."""
+    The database is the service's own setting (<SERVICE>_DATABASE_URL); `current`
+    exits 1 when the database is not at the head."""
     from rich.console import Console
 
     from deploy.stack.migrations import revisions, run, settings_of

@@ -37,7 +37,8 @@ def up(
 ) -> None:
     """Start the broker and the five services; Ctrl-C stops them.
 
-    The embedded broker and SQLite unless told otherwise: KAFKA_BOOTSTRAP_SERVERS names an external broker, <SERVICE>_DATABASE_URL (e.g.
+    The embedded broker and SQLite unless told otherwise: KAFKA_BOOTSTRAP_SERVERS
+    names an external broker, <SERVICE>_DATABASE_URL (e.g.
     REGISTRY_DATABASE_URL) a service's database."""
     stack = Stack(
         data_dir=data_dir,

@@ -119,7 +119,7 @@ def test_status_shows_a_stopped_consumers_lag_growing_and_fails(stack: Stack) ->
     assert any(p.startswith("training: not ready") for p in first["problems"])
     assert any(p.startswith(f"{GROUP}: lag") for p in first["problems"]), first["problems"]
     register(stack, 4)
-    code, second = until(
+    code, _ = until(
         lambda: cli(stack, "status", "--max-lag", "3"),
         lambda r: lag_of(r[1], GROUP, REGISTRY) >= lag_of(first, GROUP, REGISTRY) + 4,
         timeout=30,
@@ -179,3 +179,35 @@ def test_outbox_replay_after_the_broker_restarts_empty(stack: Stack) -> None:
     registered = [o for o in observed if o.ce_type == PersonRegistered.ce_type()]
     assert len(registered) == 12
     assert training_people(stack) == before + 12  # nothing applied twice
+
+
+def test_keys_create_list_revoke_and_a_partner_key(stack: Stack) -> None:
+    code, [created] = cli(
+        stack, "keys", "create", "-s", "certification", "--role", "read", "--name", "ops-reader"
+    )
+    assert code == 0 and created["role"] == "read" and created["token"]
+    reader = {"Authorization": f"Bearer {created['token']}"}
+    assert httpx.get(f"{stack.url('certification')}/stats", headers=reader).status_code == 200
+
+    code, listed = cli(stack, "keys", "list", "-s", "certification", "--role", "read")
+    assert code == 0 and [k["name"] for k in listed] == ["ops-reader"]
+    assert "token" not in listed[0]
+
+    code, [revoked] = cli(stack, "keys", "revoke", "-s", "certification", created["key_id"])
+    assert code == 0 and revoked["revoked_at"]
+    assert httpx.get(f"{stack.url('certification')}/stats", headers=reader).status_code == 401
+
+    # A problem from the service exits 1 and names the field (the name is taken).
+    result = CliRunner().invoke(
+        app,
+        ["keys", "create", "-s", "certification", "--role", "read", "--name", "ops-reader"],
+        env={
+            "SKILLBRIDGE_CERTIFICATION_URL": stack.url("certification"),
+            "SKILLBRIDGE_API_KEY": stack.admin_key,
+        },
+    )
+    assert result.exit_code == 1
+    assert "409" in result.stderr and "exists" in result.stderr
+
+    code, [partner] = cli(stack, "partners", "keys", "create", "gsb", "--name", "gsb-loans")
+    assert code == 0 and partner["token"] and partner["name"] == "gsb-loans"
