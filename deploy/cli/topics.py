@@ -116,7 +116,7 @@ def describe(
         view.add_row(
             s.name,
             s.kind,
-            _pair(s.partitions, b.partitions),
+            _pair(s.partitions, b.partitions) if b.exists else "[red]missing[/]",
             _pair(s.replication_factor, b.replication_factor),
             _pair(_retention(s.retention_ms), _retention(b.retention_ms)),
             _pair(s.min_insync_replicas, b.min_insync_replicas),
@@ -138,7 +138,10 @@ def _retention(ms: int | None) -> str | None:
 
 
 def _pair(table: object, broker: object) -> str:
-    """`table` alone when the broker agrees, else `broker (table)`."""
-    if broker is None or broker == table:
+    """`table` alone when the broker agrees, else `broker (table)`; `? (table)` when the
+    broker does not report it (Tansu reports no configs for topics made without any)."""
+    if broker is None:
+        return f"[dim]?[/] ({table})"
+    if broker == table:
         return str(table)
     return f"[red]{broker}[/] ({table})"
