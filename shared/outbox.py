@@ -264,3 +264,32 @@ async def requeue_if_broker_lost(
         )
         session.info[STAGED_EVENTS] = True
         return int(requeued.rowcount or 0), lost
+
+
+async def backlog(db: Database, outbox: type[OutboxColumns]) -> tuple[int, datetime | None]:
+    """How many rows wait to be published, and when the oldest of them was staged."""
+    async with db.transaction() as session:
+        result = await session.exec(
+            select(func.count(), func.min(outbox.created_at)).where(
+                col(outbox.published_at).is_(None)
+            )
+        )
+        unsent, oldest = result.one()
+    if isinstance(oldest, str):  # SQLite's MIN() hands back the stored text, not the type
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(unsent), oldest
+
+
+async def retained_since(
+    db: Database, outbox: type[OutboxColumns], since: datetime
+) -> dict[str, int]:
+    """Rows created since `since`, by topic: what `requeue` would publish again."""
+    async with db.transaction() as session:
+        result = await session.exec(
+            select(outbox.topic, func.count())
+            .where(col(outbox.created_at) >= since)
+            .group_by(col(outbox.topic))
+        )
+        return {topic: int(n) for topic, n in result.all()}

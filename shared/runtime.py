@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import auth_api
+from shared import auth_api, ops_api
 from shared.auth import ApiKeyColumns, ApiKeys
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
@@ -24,7 +24,7 @@ from shared.events import CATALOGUE, PARTNER, Event
 from shared.http import install_body_limit, install_error_handlers, install_health
 from shared.inbox import InboxColumns
 from shared.kafka import ensure_topics, make_broker, publisher_for, records_on_broker
-from shared.outbox import OutboxColumns, OutboxRelay, requeue_if_broker_lost
+from shared.outbox import OutboxColumns, OutboxRelay, backlog, requeue_if_broker_lost
 from shared.settings import ServiceSettings
 from shared.signing import WELL_KNOWN_PATH, public_document
 from shared.signing import install as install_signing_key
@@ -110,6 +110,7 @@ class Service:
         # Operator keys for every route; `/stats` needs a read key, so it is mounted with them.
         self.api_keys = ApiKeys(self.db, tables.ApiKey)
         auth_api.install(self, self.api_keys, settings.admin_key)
+        ops_api.install(self)
 
     async def ensure_topics(self, extra: Sequence[str] = ()) -> None:
         consumed = self.consumer.topics if self.consumer else []
@@ -132,6 +133,8 @@ class Service:
             names,
             self.settings.topic_partitions,
             self.settings,
+            self.settings.topic_replication_factor,
+            self.settings.topic_min_insync_replicas,
         )
 
     async def start(self) -> None:
@@ -244,8 +247,25 @@ class Service:
 
     async def stats(self) -> dict[str, Any]:
         consumer = self.consumer
+        # What `skillbridge status` shows: a database that cannot be read is reported
+        # here, not raised, so the rest of the figures still arrive.
+        database_error: str | None = None
+        unsent, oldest = 0, None
+        try:
+            unsent, oldest = await backlog(self.db, self.outbox)
+        except Exception as error:
+            database_error = f"{type(error).__name__}: {error}"[:500]
         return {
             "service": self.name,
+            "version": self.app.version,
+            "database_ok": database_error is None,
+            "database_error": database_error,
+            "outbox_unsent": unsent,
+            "outbox_oldest_unsent_age_s": (
+                round((datetime.now(UTC) - oldest).total_seconds(), 3) if oldest else None
+            ),
+            "consumer_group": consumer.group_id if consumer else None,
+            "consumed_topics": consumer.topics if consumer else [],
             "outbox_published": self.relay.published_total,
             "outbox_republished_on_start": self.republished_on_start,
             "events_processed": consumer.processed if consumer else 0,

@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from deploy.cli import acls, bench, dashboard, dlq, kcat, people, schemas, stack
+from deploy.cli import (
+    acls,
+    bench,
+    compose,
+    dashboard,
+    dlq,
+    kcat,
+    keys,
+    migrate,
+    outbox,
+    people,
+    schemas,
+    stack,
+    status,
+    topics,
+)
 
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
@@ -25,3 +40,11 @@ app.add_typer(dashboard.dashboard, name="dashboard")
 app.command("bench-verify")(bench.bench_verify)
 app.command("bench-envelope")(bench.bench_envelope)
 app.command("bench-drain")(bench.bench_drain)
+app.add_typer(compose.compose, name="compose")
+# Operators (issue 16): status, replay, topics, keys, migrations.
+app.command()(status.status)
+app.add_typer(outbox.outbox, name="outbox")
+app.add_typer(topics.topics, name="topics")
+app.add_typer(keys.keys, name="keys")
+app.add_typer(keys.partners, name="partners")
+app.command()(migrate.migrate)

@@ -25,6 +25,29 @@ class ApiError(RuntimeError):
     """A service answered something the caller cannot go on from."""
 
 
+class Problem(ApiError):
+    """An error answer, with its RFC 9457 problem details when the body is one (every
+    service's errors are): what the CLI shows an operator instead of a raw body."""
+
+    def __init__(self, message: str, status: int, body: Json | None) -> None:
+        super().__init__(message)
+        self.status = status
+        body = body or {}
+        self.title = str(body.get("title") or "")
+        self.detail = str(body.get("detail") or "")
+        self.type = str(body.get("type") or "")
+        self.errors: list[Json] = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+
+    def lines(self) -> list[str]:
+        """Readable: the status and title, the detail, then each field's complaint."""
+        head = f"{self.status} {self.title}".strip()
+        out = [head if not self.detail or self.detail == self.title else f"{head}: {self.detail}"]
+        for error in self.errors:
+            field = error.get("field") or error.get("pointer") or ""
+            out.append(f"  - {field}: {error.get('detail') or error.get('message') or error}")
+        return out
+
+
 def auth_headers(key: str) -> dict[str, str]:
     """The operator or partner key as every service reads it."""
     return {"Authorization": f"Bearer {key}"}
@@ -81,9 +104,15 @@ class ServiceClient:
     def expect(response: httpx.Response, *ok: int) -> Json:
         """The JSON body when the status is one of `ok`; otherwise ApiError naming the call."""
         if response.status_code not in ok:
-            raise ApiError(
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = None
+            raise Problem(
                 f"{response.request.method} {response.request.url} -> {response.status_code}: "
-                f"{response.text[:500]}"
+                f"{response.text[:500]}",
+                response.status_code,
+                problem if isinstance(problem, dict) else None,
             )
         body: Json = response.json() if response.content else {}
         return body

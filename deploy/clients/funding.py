@@ -54,6 +54,22 @@ class FundingClient(ServiceClient):
         )
         return str(self.expect(response, 201)["token"])
 
+    async def partner_key(self, lender_code: str, name: str) -> Json:
+        """A key for a lender's own systems, as created: `token` is shown only now."""
+        response = await self.http.post(
+            f"{self.url}/lenders/{lender_code}/keys", json={"name": name}
+        )
+        return self.expect(response, 201)
+
+    async def partner_keys(self, lender_code: str) -> list[Json]:
+        response = await self.http.get(f"{self.url}/lenders/{lender_code}/keys")
+        self.expect(response, 200)
+        return list(response.json())
+
+    async def revoke_partner_key(self, lender_code: str, key_id: str) -> Json:
+        response = await self.http.delete(f"{self.url}/lenders/{lender_code}/keys/{key_id}")
+        return self.expect(response, 200)
+
     async def add_webhook(self, lender_code: str, endpoint: str) -> Json:
         """A webhook endpoint for a lender; the answer holds the signing secret (shown once)."""
         response = await self.http.post(
