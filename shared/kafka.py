@@ -99,8 +99,11 @@ async def ensure_topics(
     names: Iterable[str],
     partitions: int,
     security: KafkaSecurity | None = None,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> None:
-    """Create topics that do not exist yet (idempotent; existing ones are left alone)."""
+    """Create topics that do not exist yet (idempotent; existing ones are left alone), with
+    `min.insync.replicas` when given (else the broker's default)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
     await admin.start()
     try:
@@ -108,7 +111,15 @@ async def ensure_topics(
         missing = [name for name in dict.fromkeys(names) if name not in existing]
         if not missing:
             return
-        response = await admin.create_topics([NewTopic(name, partitions, 1) for name in missing])
+        configs = (
+            {} if min_insync_replicas is None else {"min.insync.replicas": str(min_insync_replicas)}
+        )
+        response = await admin.create_topics(
+            [
+                NewTopic(name, partitions, replication_factor, topic_configs=configs)
+                for name in missing
+            ]
+        )
         for topic, code, message in response.topic_errors:
             if code not in (0, TopicAlreadyExistsError.errno):
                 raise RuntimeError(f"cannot create topic {topic}: {code} {message}")

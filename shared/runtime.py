@@ -150,6 +150,8 @@ class Service:
             names,
             self.settings.topic_partitions,
             self.settings,
+            self.settings.topic_replication_factor,
+            self.settings.topic_min_insync_replicas,
         )
 
     async def start(self) -> None:

@@ -126,6 +126,22 @@ class ServiceSettings(KafkaSecurity):
     relay_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_retention_days: int = Field(default=7, ge=1)
 
+    # How the topics a service creates if missing are replicated: 1 (and the broker's
+    # min.insync.replicas) for the embedded broker and one-node compose; deploy/k8s sets 3
+    # and 2, so that with acks=all a write survives one broker lost.
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("KAFKA_TOPIC_REPLICATION_FACTOR", "topic_replication_factor"),
+    )
+    topic_min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices(
+            "KAFKA_TOPIC_MIN_INSYNC_REPLICAS", "topic_min_insync_replicas"
+        ),
+    )
+
     # Two deployments sharing one broker (or a benchmark's runs) need their own groups.
     consumer_group_prefix: str = Field(
         default="skillbridge",
@@ -162,6 +178,15 @@ class ServiceSettings(KafkaSecurity):
         default_factory=dict,
         validation_alias=AliasChoices("EVENT_PUBLIC_KEYS", "event_public_keys"),
     )
+
+    @model_validator(mode="after")
+    def _replicas_fit(self) -> Self:
+        if (self.topic_min_insync_replicas or 1) > self.topic_replication_factor:
+            raise ValueError(
+                "KAFKA_TOPIC_MIN_INSYNC_REPLICAS exceeds KAFKA_TOPIC_REPLICATION_FACTOR: "
+                "no write with acks=all could succeed"
+            )
+        return self
 
     @field_validator("event_public_keys", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deploy.cli import acls, bench, dashboard, dlq, kcat, people, schemas, stack
+from deploy.cli import acls, bench, compose, dashboard, dlq, kcat, people, schemas, stack
 
 app = typer.Typer(help="Run and inspect SkillBridge.", no_args_is_help=True)
 
@@ -25,3 +25,4 @@ app.add_typer(dashboard.dashboard, name="dashboard")
 app.command("bench-verify")(bench.bench_verify)
 app.command("bench-envelope")(bench.bench_envelope)
 app.command("bench-drain")(bench.bench_drain)
+app.add_typer(compose.compose, name="compose")

@@ -20,7 +20,7 @@ from deploy.stack.launcher import Managed, Stack
 from deploy.stack.topics import read_topics
 from shared.events import LoanDeclined, LoanDisbursed, LoanReferralShared
 from shared.topics import FUNDING, partner_topic
-from tests.support import eventually, started_lender, started_stack
+from tests.support import eventually, started_lender, started_stack, tansu
 from tests.support.topic_funnels import Funnels, dashboard_funnels, topic_funnels
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,11 +50,18 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
+def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of these tests' own: the partner topics and consumer groups they fill are
+    not the session broker's, which the end-to-end tests read whole."""
+    yield from tansu(tmp_path_factory.mktemp("browser-broker"))
+
+
+@pytest.fixture(scope="module")
 def stack(
-    chromium: Path, tmp_path_factory: pytest.TempPathFactory, bootstrap: str
+    chromium: Path, tmp_path_factory: pytest.TempPathFactory, own_broker: str
 ) -> Iterator[Stack]:
     with started_stack(
-        tmp_path_factory.mktemp("browser"), bootstrap, {}, prefix="sb_browser"
+        tmp_path_factory.mktemp("browser"), own_broker, {}, prefix="sb_browser"
     ) as stack:
         yield stack
 
