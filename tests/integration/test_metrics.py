@@ -89,7 +89,7 @@ async def test_metrics_show_events_published_consumed_and_http_requests(
 
 
 async def test_a_request_logs_a_line_with_its_trace_id_and_its_event_continues_the_trace(
-    registry: RunningRegistry,
+    training: RunningTraining, registry: RunningRegistry
 ) -> None:
     setup_telemetry("skillbridge-registry")  # a recording tracer (ignored if one is set)
     registry.service.instrument()
@@ -119,3 +119,9 @@ async def test_a_request_logs_a_line_with_its_trace_id_and_its_event_continues_t
     async with registry.service.db.transaction() as session:
         rows = (await session.exec(select(Outbox).where(Outbox.key == person_id))).all()
     assert rows and all(trace_id in row.trace_carrier for row in rows)
+    # Consumed before the test ends: no stray event for the next test's consumer group.
+    await eventually(
+        lambda: scrape(training.client),
+        lambda s: total(s, "skillbridge_events_consumed_total") >= 1,
+        what="training consumed the person",
+    )
