@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from aiokafka import ConsumerRecord
+from aiokafka.errors import IllegalStateError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -29,6 +31,7 @@ from shared.envelope import Envelope, PoisonMessage, decode, peek_type
 from shared.events import EVENT_TYPES, Event
 from shared.inbox import InboxColumns, claim
 from shared.kafka import DeadLetters
+from shared.metrics import Metrics
 from shared.settings import ServiceSettings
 from shared.signing import PublicKeys
 
@@ -72,8 +75,10 @@ class EventConsumer:
         inbox: type[InboxColumns],
         handlers: Mapping[type[Event], Handler],
         settings: ServiceSettings,
+        metrics: Metrics | None = None,
     ) -> None:
         self.name = name
+        self._metrics = metrics
         self._db = db
         self._inbox = inbox
         self._handlers = {cls.ce_type(): handler for cls, handler in handlers.items()}
@@ -86,6 +91,7 @@ class EventConsumer:
         self._topics = sorted({cls.topic() for cls in handlers})
         self._settings = settings
         self._dead_letters: DeadLetters | None = None
+        self._subscriber: Any = None  # FastStream's; its aiokafka consumer once started
         self._keys = PublicKeys.from_settings(settings)
         self.processed = 0
         self.duplicates = 0
@@ -130,6 +136,26 @@ class EventConsumer:
             await self.process(raw if isinstance(raw, tuple) else (raw,))
 
         subscriber(on_batch)
+        self._subscriber = subscriber
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the end, per assigned (topic, partition), from the consumer's own
+        state (no broker request): the high watermark of its last fetch minus the position
+        of the next record it hands over (the batch being worked counts as consumed)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if consumer is None:
+            return {}
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is None:  # not fetched yet
+                continue
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), timeout=0.5)
+            except (TimeoutError, IllegalStateError):  # being reset or reassigned
+                continue
+            lags[tp.topic, tp.partition] = max(end - position, 0)
+        return lags
 
     @asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
@@ -179,6 +205,12 @@ class EventConsumer:
         self.unknown_types[ce_type] = self.unknown_types.get(ce_type, 0) + 1
 
     async def _apply(self, items: list[_Item]) -> None:
+        started = time.perf_counter()
+        # Per event type: events applied, duplicates skipped, seconds in handlers (metrics,
+        # counted per run and added once per batch: shared.metrics keeps the hot path cheap).
+        applied: dict[str, int] = {}
+        skipped: dict[str, int] = {}
+        seconds: dict[str, float] = {}
         async with self._db.transaction() as session:
             fresh = await claim(session, self._inbox, self.name, (i.envelope.id for i in items))
             todo = []
@@ -186,11 +218,22 @@ class EventConsumer:
                 if item.envelope.id in fresh:
                     fresh.discard(item.envelope.id)  # a duplicate inside one batch counts once
                     todo.append(item)
+                else:
+                    ce_type = item.envelope.type
+                    skipped[ce_type] = skipped.get(ce_type, 0) + 1
             for run in self._runs(todo):
+                run_started = time.perf_counter()
                 await self._apply_run(session, run)
+                ce_type = run[0].envelope.type  # a run is of one type (shared.batch.runs)
+                applied[ce_type] = applied.get(ce_type, 0) + len(run)
+                seconds[ce_type] = seconds.get(ce_type, 0.0) + time.perf_counter() - run_started
         # Counted once committed: a batch that rolls back is retried record by record.
         self.processed += len(todo)
         self.duplicates += len(items) - len(todo)
+        if self._metrics is not None:
+            self._metrics.count_consumed(applied, skipped)
+            self._metrics.record_handlers(seconds)
+            self._metrics.batch_duration.record(time.perf_counter() - started)
         for listener in self.on_applied:
             listener(len(todo))
 
@@ -234,6 +277,8 @@ class EventConsumer:
     async def _dead_letter(self, record: Record, error: BaseException) -> None:
         assert self._dead_letters is not None, "subscribe() first"
         await self._dead_letters.send(record, error)
+        if self._metrics is not None:
+            self._metrics.count_dead_letter(record.topic)
 
 
 def _delivered(item: _Item) -> Delivered[Event]:

@@ -122,8 +122,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.5,
         retention: timedelta = timedelta(days=7),
+        on_published: Callable[[Sequence[OutboxColumns]], None] | None = None,
     ) -> None:
         self._db = db
+        self._on_published = on_published  # e.g. shared.metrics.Metrics.count_published
         self._outbox = outbox
         self._publish = publish
         self._batch_size = batch_size
@@ -180,6 +182,8 @@ class OutboxRelay:
                 .values(published_at=datetime.now(UTC))
             )
         self.published_total += len(rows)
+        if self._on_published is not None:
+            self._on_published(rows)
         return len(rows)
 
     async def purge_published(self) -> int:
@@ -267,7 +271,8 @@ async def requeue_if_broker_lost(
 
 
 async def backlog(db: Database, outbox: type[OutboxColumns]) -> tuple[int, datetime | None]:
-    """How many rows wait to be published, and when the oldest of them was staged."""
+    """How many rows wait to be published, and when the oldest of them was staged: one
+    query on the `published_at` index (`/stats` and the metrics' gauges read it)."""
     async with db.transaction() as session:
         result = await session.exec(
             select(func.count(), func.min(outbox.created_at)).where(

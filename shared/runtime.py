@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,6 +25,9 @@ from shared.events import CATALOGUE, PARTNER, Event
 from shared.http import install_body_limit, install_error_handlers, install_health
 from shared.inbox import InboxColumns
 from shared.kafka import ensure_topics, make_broker, publisher_for, records_on_broker
+from shared.logs import AccessLog
+from shared.logs import configure as configure_logging
+from shared.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from shared.outbox import OutboxColumns, OutboxRelay, backlog, requeue_if_broker_lost
 from shared.settings import ServiceSettings
 from shared.signing import WELL_KNOWN_PATH, public_document
@@ -74,6 +78,8 @@ class Service:
         self.publishes = any(cls.service == name for cls in CATALOGUE)
         self.signing_key = install_signing_key(name, settings) if self.publishes else None
         self.broker = make_broker(settings)
+        self.metrics = Metrics(name)
+        self._metrics_refreshed = 0.0
         self.relay = OutboxRelay(
             self.db,
             self.outbox,
@@ -81,11 +87,17 @@ class Service:
             batch_size=settings.relay_batch_size,
             poll_seconds=settings.relay_poll_seconds,
             retention=timedelta(days=settings.outbox_retention_days),
+            on_published=self.metrics.count_published,
         )
         self.consumer: EventConsumer | None = None
         if handlers:
             self.consumer = EventConsumer(
-                name=name, db=self.db, inbox=tables.Inbox, handlers=handlers, settings=settings
+                name=name,
+                db=self.db,
+                inbox=tables.Inbox,
+                handlers=handlers,
+                settings=settings,
+                metrics=self.metrics,
             )
             self.consumer.subscribe(self.broker)
         # Run after migrations, before consumers start (e.g. funding's partner topics).
@@ -97,11 +109,17 @@ class Service:
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        if self.metrics.pushing:  # no scrape refreshes the gauges for an OTLP push
+            self.every(settings.metrics_refresh_seconds, self.refresh_metrics, "metrics")
         self.republished_on_start = 0  # retained outbox rows replayed to a broker that lost them
         self.app = FastAPI(title=f"SkillBridge {name}", version="0.1.0", lifespan=self._lifespan)
         self.app.state.db = self.db  # for module-level routers (shared.auth.Db)
         install_error_handlers(self.app)
         install_health(self.app, self._not_ready_reason)
+        # Prometheus's scrape target; left out of the OpenAPI (an operations endpoint in the
+        # exposition format, not part of the API; docs/architecture.md names it).
+        self.app.get("/metrics", include_in_schema=False)(self.prometheus)
+        self.app.add_middleware(AccessLog)
         if self.publishes:
             self.app.get(WELL_KNOWN_PATH, tags=["operations"])(self.event_signing_key)
         # Paths with a limit of their own (e.g. the registry's CSV upload), read per request.
@@ -227,6 +245,8 @@ class Service:
             )
         await self.broker.stop()
         await self.db.dispose()
+        for reader in self.metrics.pushing:  # a last export of the counters
+            reader.force_flush()
 
     @asynccontextmanager
     async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
@@ -274,6 +294,36 @@ class Service:
             "unknown_types_skipped": dict(consumer.unknown_types) if consumer else {},
         }
 
+    async def refresh_metrics(self) -> None:
+        """Cache what the gauges report (shared.metrics): the consumer's lag from its own
+        state and one indexed query on the outbox; at most once a second, however often
+        Prometheus scrapes."""
+        now = time.monotonic()
+        if not self._started or now - self._metrics_refreshed < 1.0:
+            return
+        self._metrics_refreshed = now
+        if self.consumer is not None:
+            self.metrics.lag = await self.consumer.lag()
+        self.metrics.outbox_backlog, self.metrics.outbox_oldest = await backlog(
+            self.db, self.outbox
+        )
+
+    async def prometheus(self) -> Response:
+        """`GET /metrics`: every metric of this service in Prometheus's text format."""
+        try:
+            await self.refresh_metrics()
+        except Exception as error:  # the counters are still worth serving
+            log.warning("%s: metrics gauges not refreshed: %s", self.name, error)
+        return Response(self.metrics.prometheus_text(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    def instrument(self) -> None:
+        """HTTP server spans and metrics (http.server.*) for this service's app."""
+        FastAPIInstrumentor.instrument_app(
+            self.app,
+            excluded_urls="healthz,readyz,stats,metrics",
+            meter_provider=self.metrics.provider,
+        )
+
     async def event_signing_key(self) -> dict[str, object]:
         """The public key that verifies this service's events (partners fetch funding's)."""
         assert self.signing_key is not None, "mounted only for a service that publishes"
@@ -281,12 +331,9 @@ class Service:
 
     def run(self) -> None:
         """Blocking entry point of `python -m services.<name>`."""
-        logging.basicConfig(
-            level=logging.INFO,
-            format=f"%(asctime)s {self.name} %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(self.name, self.settings.log_format, self.settings.log_level)
         setup_telemetry(f"skillbridge-{self.name}")
-        FastAPIInstrumentor.instrument_app(self.app, excluded_urls="healthz,readyz,stats")
+        self.instrument()
         uvicorn.run(
             self.app,
             host=self.settings.http_host,
@@ -294,3 +341,4 @@ class Service:
             log_level="warning",
             timeout_graceful_shutdown=20,
         )
+        self.metrics.shutdown()

@@ -106,6 +106,18 @@ class ServiceSettings(KafkaSecurity):
         validation_alias=AliasChoices("KAFKA_TOPIC_PARTITIONS", "topic_partitions"),
     )
 
+    # Shared by all services, so unprefixed (shared/logs.py): `json` writes one JSON object a
+    # line for a log collector; `text`, the default, the readable lines of the demo.
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("LOG_FORMAT", "log_format")
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level")
+    )
+    # How often a service that pushes metrics over OTLP refreshes its gauges (consumer lag,
+    # outbox backlog); a Prometheus scrape refreshes them itself (shared/metrics.py).
+    metrics_refresh_seconds: float = Field(default=10, gt=0)
+
     # Larger request bodies get 413 (shared/http.BodyLimit); a route may have its own.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
