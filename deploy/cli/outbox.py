@@ -38,7 +38,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 @outbox.command("replay")
 def replay(
-    key: AdminKey,
     service: Annotated[
         list[ServiceName],
         typer.Option(
@@ -53,6 +52,7 @@ def replay(
         bool, typer.Option(help="count what would be replayed, replay nothing")
     ] = False,
     as_json: Json = False,
+    key: AdminKey = "",
 ) -> None:
     """Publish the service's retained outbox rows staged since --since again. For a broker
     that lost records: consumers skip event ids they applied, so nothing is applied twice.

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def status(
-    key: AdminKey,
+    key: AdminKey = "",
     bootstrap: Bootstrap = "127.0.0.1:9092",
     max_lag: Annotated[
         int,

@@ -4,11 +4,13 @@ the topic table, problems shown readably."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import typer
 from aiokafka import TopicPartition
 
+from deploy.cli.options import stack_key
 from deploy.cli.outbox import parse_since
 from deploy.clients.base import Problem
 from deploy.stack.lag import PartitionLag, dlq_depths, lags, total_by_group
@@ -117,3 +119,15 @@ def test_a_problem_reads_as_status_title_detail_and_fields() -> None:
         "422 The request is invalid: role: not one of read, write, admin",
         "  - role: not one of read, write, admin",
     ]
+
+
+def test_without_a_key_the_command_takes_the_local_stacks_admin_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(typer.BadParameter, match="var/up/admin.key"):
+        stack_key("")
+    (tmp_path / "var" / "demo").mkdir(parents=True)
+    (tmp_path / "var" / "demo" / "admin.key").write_text("sbk_demo\n")
+    assert stack_key("") == "sbk_demo"
+    assert stack_key("given") == "given"
