@@ -125,7 +125,7 @@ def test_without_a_key_the_command_takes_the_local_stacks_admin_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(typer.BadParameter, match="var/up/admin.key"):
+    with pytest.raises(typer.BadParameter, match=r"var/up/admin\.key"):
         stack_key("")
     (tmp_path / "var" / "demo").mkdir(parents=True)
     (tmp_path / "var" / "demo" / "admin.key").write_text("sbk_demo\n")
