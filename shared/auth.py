@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.audit import AuditColumns, record
 from shared.db import Database, UtcDateTime
 from shared.errors import DomainError
 from shared.http import app_state, guard
@@ -96,10 +97,16 @@ class ApiKeys:
     """
 
     def __init__(
-        self, db: Database, table: type[ApiKeyColumns], *, cache_seconds: float = 30.0
+        self,
+        db: Database,
+        table: type[ApiKeyColumns],
+        *,
+        audit: type[AuditColumns] | None = None,
+        cache_seconds: float = 30.0,
     ) -> None:
         self.db = db
         self.table = table
+        self.audit = audit  # creating and revoking a key is recorded here, with the key change
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Operator]] = {}
 
@@ -137,8 +144,11 @@ class ApiKeys:
                 session.add(row)
         self._cache.clear()
 
-    async def create(self, name: str, role: Role) -> tuple[ApiKeyColumns, str]:
-        """A new key; the token is returned once and only its hash is kept."""
+    async def create(
+        self, name: str, role: Role, by: Operator | None = None
+    ) -> tuple[ApiKeyColumns, str]:
+        """A new key; the token is returned once and only its hash is kept. `by` (the
+        operator creating it) is recorded in the audit log in the same transaction."""
         token = new_token()
         async with self.db.transaction() as session:
             clash = (await session.exec(select(self.table).where(self.table.name == name))).first()
@@ -152,19 +162,28 @@ class ApiKeys:
                 created_at=datetime.now(UTC),
             )
             session.add(row)
+            self._audit(session, by, "api-key.created", row.key_id, f"{name} ({role.name})")
         return row, token
 
     async def list(self) -> list[ApiKeyColumns]:
         async with self.db.transaction() as session:
             return list((await session.exec(select(self.table))).all())
 
-    async def revoke(self, key_id: str) -> None:
+    async def revoke(self, key_id: str, by: Operator | None = None) -> None:
         async with self.db.transaction() as session:
             row = await session.get(self.table, key_id)
             if row is None:
                 raise DomainError(f"no key {key_id}", field="key_id")
-            row.revoked_at = row.revoked_at or datetime.now(UTC)
+            if row.revoked_at is None:  # revoking again changes nothing, so records nothing
+                row.revoked_at = datetime.now(UTC)
+                self._audit(session, by, "api-key.revoked", key_id, row.name)
         self._cache.clear()
+
+    def _audit(
+        self, session: AsyncSession, by: Operator | None, action: str, key_id: str, detail: str
+    ) -> None:
+        if self.audit is not None and by is not None:
+            record(session, self.audit, by, action, ("api-key", key_id), detail=detail)
 
     async def authenticate(self, token: str | None) -> Operator:
         if not token:

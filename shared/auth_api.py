@@ -59,13 +59,13 @@ router = APIRouter(tags=["api keys"])
 
 
 @router.post("/api-keys", status_code=201, response_model=KeyCreated)
-async def create(body: KeyIn, _: AdminKey, db: Db, keys: Keys) -> KeyCreated:
+async def create(body: KeyIn, who: AdminKey, db: Db, keys: Keys) -> KeyCreated:
     table = keys.table
     async with db.transaction() as session:
         clash = (await session.exec(select(table).where(table.name == body.name))).first()
     if clash is not None:
         raise Conflict(f"a key named {body.name!r} exists", field="name")
-    row, token = await keys.create(body.name, Role[body.role])
+    row, token = await keys.create(body.name, Role[body.role], by=who)
     return KeyCreated(**KeyOut.of(row).model_dump(), token=token)
 
 
@@ -76,7 +76,7 @@ async def list_keys(_: AdminKey, keys: Keys) -> list[KeyOut]:
 
 
 @router.delete("/api-keys/{key_id}", response_model=KeyOut)
-async def revoke(key_id: str, _: AdminKey, db: Db, keys: Keys) -> KeyOut:
+async def revoke(key_id: str, who: AdminKey, db: Db, keys: Keys) -> KeyOut:
     table = keys.table
     async with db.transaction() as session:
         row = await session.get(table, key_id)
@@ -101,7 +101,7 @@ async def revoke(key_id: str, _: AdminKey, db: Db, keys: Keys) -> KeyOut:
             ).one()
             if admins <= 1:
                 raise Conflict("this is the last active admin key", field="key_id")
-    await keys.revoke(key_id)  # also clears the key cache, so it stops working now
+    await keys.revoke(key_id, by=who)  # also clears the key cache, so it stops working now
     async with db.transaction() as session:
         revoked = await session.get(table, key_id)
     if revoked is None:  # deleted meanwhile

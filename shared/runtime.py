@@ -16,7 +16,8 @@ from fastapi import FastAPI, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from shared import auth_api, ops_api
+from shared import audit_api, auth_api, ops_api
+from shared.audit import AuditColumns
 from shared.auth import ApiKeyColumns, ApiKeys
 from shared.consumer import EventConsumer, Handler
 from shared.db import Database
@@ -54,6 +55,9 @@ class ServiceTables(Protocol):
 
     @property
     def ApiKey(self) -> type[ApiKeyColumns]: ...
+
+    @property
+    def AuditEntry(self) -> type[AuditColumns]: ...
 
 
 class Service:
@@ -126,7 +130,11 @@ class Service:
         self.body_limits: dict[str, int] = {}
         install_body_limit(self.app, settings.max_body_bytes, self.body_limits)
         # Operator keys for every route; `/stats` needs a read key, so it is mounted with them.
-        self.api_keys = ApiKeys(self.db, tables.ApiKey)
+        # Who did what: key changes, and each service's own audited actions (`GET /audit`).
+        self.audit_table = tables.AuditEntry
+        self.app.state.audit_table = tables.AuditEntry
+        self.app.include_router(audit_api.router)
+        self.api_keys = ApiKeys(self.db, tables.ApiKey, audit=tables.AuditEntry)
         auth_api.install(self, self.api_keys, settings.admin_key)
         ops_api.install(self)
 

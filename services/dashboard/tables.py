@@ -14,6 +14,7 @@ from sqlalchemy import JSON, Index
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.audit import AuditColumns
 from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
@@ -220,6 +221,9 @@ BY_SUBJECT: tuple[type[Base], ...] = (
 
 
 class ApiKey(Base, ApiKeyColumns, table=True): ...
+
+
+class AuditEntry(Base, AuditColumns, table=True): ...
 
 
 class Outbox(Base, OutboxColumns, table=True): ...

@@ -1,44 +1,25 @@
-"""The audit log: who changed what and when, written in the same transaction as the change."""
+"""The registry's audit log (shared.audit): who changed what and when, written in the same
+transaction as the change. Its handlers name the actor by key name; `GET /audit` is
+shared.audit_api's, as in every service."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.registry.tables import AuditEntry
-from shared.db import where_equal
+from shared import audit
+from shared.audit import Actor, entry
 
-
-def entry(
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    fields: Iterable[str] = (),
-    detail: str | None = None,
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    """One entry's values. `fields` names what changed; values are never kept (PDPA)."""
-    return {
-        "at": at or datetime.now(UTC),
-        "actor": actor,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "fields": ",".join(sorted(fields)),
-        "detail": detail,
-    }
+__all__ = ["entries", "entry", "record"]
 
 
 def record(
     session: AsyncSession,
     *,
-    actor: str,
+    actor: str | Actor,
     action: str,
     entity_type: str,
     entity_id: str,
@@ -46,7 +27,7 @@ def record(
     detail: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Add one entry (see `entry`) in the caller's transaction."""
+    """Add one entry (see `shared.audit.entry`) in the caller's transaction."""
     values = entry(
         actor=actor,
         action=action,
@@ -69,14 +50,13 @@ async def entries(
     limit: int = 100,
 ) -> list[AuditEntry]:
     """Oldest first, paged by id (`after_id` = the last id of the previous page)."""
-    query = where_equal(
-        select(AuditEntry).where(col(AuditEntry.id) > after_id),
-        {
-            AuditEntry.entity_type: entity_type,
-            AuditEntry.entity_id: entity_id,
-            AuditEntry.actor: actor,
-        },
-        blank_is_unset=True,
+    rows = await audit.entries(
+        session,
+        AuditEntry,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        after_id=after_id,
+        limit=limit,
     )
-    query = query.order_by(col(AuditEntry.id)).limit(limit)
-    return list((await session.exec(query)).all())
+    return [r for r in rows if isinstance(r, AuditEntry)]

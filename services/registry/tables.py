@@ -8,6 +8,7 @@ from sqlalchemy import Index, LargeBinary, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.audit import AuditColumns
 from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
@@ -139,19 +140,8 @@ class Trainer(Base, table=True):
     registered_at: datetime = Field(sa_type=UtcDateTime)
 
 
-class AuditEntry(Base, table=True):
+class AuditEntry(Base, AuditColumns, table=True):
     """Who changed what and when. Field names only, never values: erasure leaves it clean."""
-
-    __tablename__ = "audit_entry"
-    __table_args__ = (Index("ix_audit_entity", "entity_type", "entity_id"),)
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(sa_type=UtcDateTime)
-    actor: str = Field(max_length=100)
-    action: str = Field(max_length=50)
-    entity_type: str = Field(max_length=20)
-    entity_id: str = Field(max_length=36)
-    fields: str = Field(default="", sa_type=Text)  # comma-separated names of changed fields
-    detail: str | None = Field(default=None, max_length=500)  # never personal data
 
 
 class ImportJob(Base, table=True):

@@ -7,6 +7,7 @@ from sqlalchemy import JSON, Index, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from shared.audit import AuditColumns
 from shared.auth import ApiKeyColumns
 from shared.db import UtcDateTime
 from shared.inbox import InboxColumns
@@ -146,6 +147,9 @@ class Attendance(Base, table=True):
 
 
 class ApiKey(Base, ApiKeyColumns, table=True): ...
+
+
+class AuditEntry(Base, AuditColumns, table=True): ...
 
 
 class Outbox(Base, OutboxColumns, table=True): ...

@@ -1,12 +1,11 @@
 """Registry HTTP routes, one module-level router per concern; each parses, calls a handler,
-maps errors."""
+maps errors. `GET /audit` is shared.audit_api's, mounted by shared.runtime."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from services.registry.api import (
-    audit,
     households,
     imports,
     organisations,
@@ -17,5 +16,5 @@ from services.registry.api import (
 
 
 def install(app: FastAPI) -> None:
-    for module in (people, households, imports, audit, places, organisations, trainers):
+    for module in (people, households, imports, places, organisations, trainers):
         app.include_router(module.router)
