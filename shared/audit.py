@@ -36,7 +36,7 @@ class AuditColumns(SQLModel):
     actor_key_id: str | None = Field(default=None, max_length=36)  # the key's id, when known
     action: str = Field(max_length=50)
     entity_type: str = Field(max_length=20)
-    entity_id: str = Field(max_length=36)
+    entity_id: str = Field(max_length=64)  # e.g. a funding product code
     fields: str = Field(default="", sa_type=Text)  # comma-separated names of changed fields
     detail: str | None = Field(default=None, max_length=500)  # never personal data
 

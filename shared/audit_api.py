@@ -47,7 +47,7 @@ router = APIRouter(tags=["audit"])
 async def list_entries(
     *,
     entity_type: str | None = Query(None, pattern="^[a-z-]{1,20}$"),
-    entity_id: str | None = Query(None, max_length=36),
+    entity_id: str | None = Query(None, max_length=64),
     actor: str | None = Query(None, max_length=100),
     action: str | None = Query(None, pattern=r"^[a-z.-]{1,50}$"),
     after_id: After = 0,

@@ -55,15 +55,15 @@ async def read_certificate(number: str, _: ReadKey, db: Db, issuing: IssuingDep)
 
 @router.post("/certificates/{number}/revocation", response_model=CertificateOut)
 async def revoke(
-    number: str, body: RevocationIn, _: AdminKey, db: Db, issuing: IssuingDep
+    number: str, body: RevocationIn, who: AdminKey, db: Db, issuing: IssuingDep
 ) -> CertificateOut:
     async with db.transaction() as session:
-        row = await certificates.revoke(session, number, body.reason)
+        row = await certificates.revoke(session, number, body.reason, who)
         return await certificate_out(session, row, issuing)
 
 
 @router.post("/certificates/{number}/renewal", response_model=CertificateOut)
-async def renew(number: str, _: WriteKey, db: Db, issuing: IssuingDep) -> CertificateOut:
+async def renew(number: str, who: WriteKey, db: Db, issuing: IssuingDep) -> CertificateOut:
     async with db.transaction() as session:
-        row = await certificates.renew(session, number, issuing)
+        row = await certificates.renew(session, number, issuing, who)
         return await certificate_out(session, row, issuing)

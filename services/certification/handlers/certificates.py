@@ -20,7 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.certification import domain
 from services.certification.credentials import CertificateFacts, Issuer
 from services.certification.handlers.common import lock_person, stage, standard_for, units_of
-from services.certification.tables import Assessment, Certificate, Holder, Standard
+from services.certification.tables import Assessment, AuditEntry, Certificate, Holder, Standard
+from shared import audit
+from shared.audit import Actor
 from shared.batch import Delivered
 from shared.db import get_or_404
 from shared.errors import Conflict, DomainError
@@ -197,7 +199,8 @@ async def locked(session: AsyncSession, number: str) -> Certificate:
     return certificate
 
 
-async def revoke(session: AsyncSession, number: str, reason: str) -> Certificate:
+async def revoke(session: AsyncSession, number: str, reason: str, by: Actor) -> Certificate:
+    """Revoke it and record `by` in the audit log (the reason is free text: not kept there)."""
     certificate = await locked(session, number)
     if certificate.revoked_at is not None:
         raise Conflict(
@@ -215,6 +218,14 @@ async def revoke(session: AsyncSession, number: str, reason: str) -> Certificate
             **CertificateEvent.fields_from(certificate), reason=reason, revoked_at=now
         ),
     )
+    audit.record(
+        session,
+        AuditEntry,
+        by,
+        "certificate.revoked",
+        ("certificate", number),
+        fields=["revoked_at", "revocation_reason"],
+    )
     return certificate
 
 
@@ -224,9 +235,9 @@ async def standard_of(session: AsyncSession, certificate: Certificate) -> Standa
     )
 
 
-async def renew(session: AsyncSession, number: str, issuing: Issuing) -> Certificate:
-    """A new valid-until and a re-issued credential. Only when due (within the renewal
-    window or expired), so a retried renewal cannot extend twice."""
+async def renew(session: AsyncSession, number: str, issuing: Issuing, by: Actor) -> Certificate:
+    """A new valid-until and a re-issued credential, `by` recorded in the audit log. Only
+    when due (within the renewal window or expired), so a retried renewal cannot extend twice."""
     certificate = await locked(session, number)
     if certificate.revoked_at is not None:
         raise Conflict(f"certificate {number} is revoked", field="certificate_number")
@@ -254,6 +265,15 @@ async def renew(session: AsyncSession, number: str, issuing: Issuing) -> Certifi
             valid_until=certificate.valid_until,
             renewed_at=now,
         ),
+    )
+    audit.record(
+        session,
+        AuditEntry,
+        by,
+        "certificate.renewed",
+        ("certificate", number),
+        fields=["valid_until", "renewed_at"],
+        detail=f"valid until {certificate.valid_until} (was {previous})",
     )
     return certificate
 

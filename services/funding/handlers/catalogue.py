@@ -13,7 +13,9 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import Rules
-from services.funding.tables import Lender, Outbox, Product, RuleVersion
+from services.funding.tables import AuditEntry, Lender, Outbox, Product, RuleVersion
+from shared import audit
+from shared.audit import Actor
 from shared.db import get_or_404, lock_aggregate
 from shared.envelope import source_of
 from shared.errors import Conflict, DomainError, NotFound
@@ -149,8 +151,11 @@ async def rule_version(session: AsyncSession, code: str, number: int) -> RuleVer
     return found
 
 
-async def publish(session: AsyncSession, code: str, number: int, *, now: datetime) -> RuleVersion:
-    """The draft goes live; the version live until now retires (exactly one live)."""
+async def publish(
+    session: AsyncSession, code: str, number: int, *, now: datetime, by: Actor | str
+) -> RuleVersion:
+    """The draft goes live; the version live until now retires (exactly one live). `by` is
+    recorded in the audit log."""
     await lock_aggregate(session, f"funding:product:{code}")
     version = await rule_version(session, code, number)
     if version.status != DRAFT:
@@ -182,6 +187,16 @@ async def publish(session: AsyncSession, code: str, number: int, *, now: datetim
         ),
         source=SOURCE,
     )
+    retired = f"; version {current.version} retired" if current is not None else ""
+    audit.record(
+        session,
+        AuditEntry,
+        by,
+        "rule.published",
+        ("product", code),
+        fields=["status", "published_at"],
+        detail=f"rule version {number} live{retired}",
+    )
     return version
 
 
@@ -206,6 +221,6 @@ async def seed(session: AsyncSession, document: dict[str, Any]) -> int:
             session, entry["code"], entry["lender_code"], entry["name"], rules, now=now
         )
         await session.flush()
-        await publish(session, entry["code"], 1, now=now)
+        await publish(session, entry["code"], 1, now=now, by=SEED_ACTOR)
         added += 1
     return added

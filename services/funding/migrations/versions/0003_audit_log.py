@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-28 10:00:10.796321
+Create Date: 2026-11-28 10:00:45.897699
 """
 
 from collections.abc import Sequence
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('actor_key_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=True),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
     sa.Column('entity_type', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('entity_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('entity_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('fields', sa.Text(), nullable=False),
     sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
     sa.PrimaryKeyConstraint('id')
