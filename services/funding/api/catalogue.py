@@ -116,10 +116,10 @@ async def dry_run(code: str, version: Version, _: ReadKey, db: Db) -> DryRunOut:
 
 
 @router.post("/products/{code}/rules/{version}/publish", response_model=RuleVersionOut)
-async def publish(code: str, version: Version, _: WriteKey, db: Db) -> RuleVersionOut:
+async def publish(code: str, version: Version, who: WriteKey, db: Db) -> RuleVersionOut:
     """The draft goes live for every referral decided from now on; the previous live
     version retires. Referrals already made keep the version they were made under."""
     async with db.transaction() as session:
         return RuleVersionOut.of(
-            await catalogue.publish(session, code, version, now=datetime.now(UTC))
+            await catalogue.publish(session, code, version, now=datetime.now(UTC), by=who)
         )

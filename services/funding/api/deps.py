@@ -20,14 +20,24 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="partner key")
 
 
 async def _lender(request: Request, token: str | None) -> str:
-    """The lender whose key this is (401 otherwise): every partner route is scoped to it."""
+    """The lender whose key this is (401 otherwise): every partner route is scoped to it.
+    The key itself is left on `request.state.partner`, the audit log's actor (`partner_of`)."""
     if not token:
         raise Unauthenticated("a partner key is required (Authorization: Bearer <key>)")
     async with database_of(request).transaction() as session:
-        lender = await partners.lender_of(session, token)
-    if lender is None:
+        partner = await partners.partner_of(session, token)
+    if partner is None:
         raise Unauthenticated("unknown or revoked partner key")
-    return lender
+    request.state.partner = partner
+    return partner.lender_code
+
+
+def partner_of(request: Request) -> partners.Partner:
+    """The partner key `partner_lender` authenticated for this request."""
+    partner = getattr(request.state, "partner", None)
+    if not isinstance(partner, partners.Partner):
+        raise RuntimeError("no partner on the request: the route lacks PartnerLender")
+    return partner
 
 
 def presented_bearer(request: Request) -> str | None:

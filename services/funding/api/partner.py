@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.funding.api.deps import PartnerLender
+from services.funding.api.deps import PartnerLender, partner_of
 from services.funding.domain import Status
 from services.funding.handlers import partner_api, referrals
 from services.funding.idempotency import fingerprint
@@ -61,12 +61,17 @@ async def write(
     key: str | None,
     body: BaseModel,
     action: partner_api.Action,
+    audited: str,
 ) -> JSONResponse:
     payload: Any = body.model_dump(mode="json")
     cmd = partner_api.Write(
-        lender, referral_id, key, fingerprint(request.method, request.url.path, payload)
+        lender,
+        referral_id,
+        key,
+        fingerprint(request.method, request.url.path, payload),
+        by=partner_of(request),
     )
-    answer = await partner_api.write(db, cmd, action, _answer)
+    answer = await partner_api.write(db, cmd, action, _answer, audited)
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else None
     return JSONResponse(answer.body, answer.status_code, headers=headers)
 
@@ -114,6 +119,7 @@ async def acknowledge(
         idempotency_key,
         body or AcknowledgeIn(),
         referrals.acknowledge,
+        "referral.acknowledged",
     )
 
 
@@ -128,7 +134,8 @@ async def decide(
 ) -> JSONResponse:
     """Approve (with an amount, optional) or decline (with a coded reason)."""
     action = partner_api.decision(body.decision, body.amount, body.reason_code)
-    return await write(db, lender, referral_id, request, idempotency_key, body, action)
+    audited = f"referral.{body.decision}"  # approved | declined
+    return await write(db, lender, referral_id, request, idempotency_key, body, action, audited)
 
 
 @router.post("/referrals/{referral_id}/disbursement", response_model=PartnerReferralOut)
@@ -141,4 +148,5 @@ async def disburse(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     action = partner_api.disbursement(body.amount, body.disbursed_on)
-    return await write(db, lender, referral_id, request, idempotency_key, body, action)
+    audited = "referral.disbursed"
+    return await write(db, lender, referral_id, request, idempotency_key, body, action, audited)

@@ -23,10 +23,10 @@ router = APIRouter(tags=["partner keys and webhooks"])
 
 
 @router.post("/lenders/{code}/keys", status_code=201, response_model=PartnerKeyCreated)
-async def create_key(code: str, body: KeyIn, _: AdminKey, db: Db) -> PartnerKeyCreated:
+async def create_key(code: str, body: KeyIn, who: AdminKey, db: Db) -> PartnerKeyCreated:
     """A key for this lender's systems; the token is shown once, only its hash kept."""
     async with db.transaction() as session:
-        row, token = await partners.create_key(session, code, body.name)
+        row, token = await partners.create_key(session, code, body.name, who)
     return PartnerKeyCreated(**PartnerKeyOut.of(row).model_dump(), token=token)
 
 
@@ -37,9 +37,9 @@ async def list_keys(code: str, _: AdminKey, db: Db) -> list[PartnerKeyOut]:
 
 
 @router.delete("/lenders/{code}/keys/{key_id}", response_model=PartnerKeyOut)
-async def revoke_key(code: str, key_id: str, _: AdminKey, db: Db) -> PartnerKeyOut:
+async def revoke_key(code: str, key_id: str, who: AdminKey, db: Db) -> PartnerKeyOut:
     async with db.transaction() as session:
-        return PartnerKeyOut.of(await partners.revoke_key(session, code, key_id))
+        return PartnerKeyOut.of(await partners.revoke_key(session, code, key_id, who))
 
 
 @router.post("/lenders/{code}/webhooks", status_code=201, response_model=WebhookCreated)

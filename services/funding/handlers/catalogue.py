@@ -25,6 +25,7 @@ from shared.outbox import stage
 SOURCE = source_of("funding")
 CATALOGUE = Path(__file__).parent.parent / "data" / "catalogue.json"
 DRAFT, LIVE, RETIRED = "draft", "live", "retired"
+SEED_ACTOR = "seed"  # the audit log's actor for the catalogue installed at start-up
 
 # Rule versions never change once written, so their parsed form can be kept.
 _parsed: dict[tuple[str, int], Rules] = {}

@@ -12,7 +12,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.domain import Status
 from services.funding.handlers import partners, referrals
-from services.funding.tables import Referral
+from services.funding.tables import AuditEntry, Referral
+from shared import audit
+from shared.audit import Actor
 from shared.db import Database
 from shared.errors import DomainError, NotFound
 
@@ -70,11 +72,13 @@ class Write:
     referral_id: str
     key: str | None
     fingerprint: str
+    by: Actor  # the partner key, recorded in the audit log with what it did
 
 
-async def write(db: Database, cmd: Write, action: Action, render: Render) -> Answer:
+async def write(db: Database, cmd: Write, action: Action, render: Render, audited: str) -> Answer:
     """Apply `action` once per Idempotency-Key: the same key and request again returns the
-    stored answer (another request under the same key is refused by `partners.replay`)."""
+    stored answer (another request under the same key is refused by `partners.replay`).
+    The first time, an audit entry `audited` (e.g. "referral.approved") is written with it."""
     if not cmd.key:
         raise DomainError("an Idempotency-Key header is required", field="Idempotency-Key")
     async with db.transaction() as session:
@@ -84,6 +88,15 @@ async def write(db: Database, cmd: Write, action: Action, render: Render) -> Ans
         now = datetime.now(UTC)
         referral = await own(session, cmd.lender, cmd.referral_id)
         await action(session, referral, now)
+        audit.record(
+            session,
+            AuditEntry,
+            cmd.by,
+            audited,
+            ("referral", cmd.referral_id),
+            fields=["status"],
+            detail=f"status {referral.status}",
+        )
         answer = await render(session, referral, now)
         partners.remember(session, cmd.lender, cmd.key, cmd.fingerprint, 200, answer)
     return Answer(answer, 200, replayed=False)

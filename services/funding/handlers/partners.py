@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.handlers import catalogue
-from services.funding.tables import IdempotentRequest, PartnerKey
+from services.funding.tables import AuditEntry, IdempotentRequest, PartnerKey
+from shared import audit
+from shared.audit import Actor
 from shared.auth import hash_token
 from shared.db import lock_aggregate
 from shared.errors import Conflict, DomainError, NotFound
@@ -18,8 +21,11 @@ from shared.errors import Conflict, DomainError, NotFound
 TOKEN_PREFIX = "sbp_"  # partner keys look different from operator keys (sbk_)
 
 
-async def create_key(session: AsyncSession, lender_code: str, name: str) -> tuple[PartnerKey, str]:
-    """A new key for one lender; the token is returned once, only its hash is kept."""
+async def create_key(
+    session: AsyncSession, lender_code: str, name: str, by: Actor
+) -> tuple[PartnerKey, str]:
+    """A new key for one lender; the token is returned once, only its hash is kept. `by`
+    (the operator) is recorded in the audit log."""
     await catalogue.lender(session, lender_code)
     clash = await session.exec(
         select(PartnerKey).where(PartnerKey.lender_code == lender_code, PartnerKey.name == name)
@@ -35,6 +41,14 @@ async def create_key(session: AsyncSession, lender_code: str, name: str) -> tupl
         created_at=datetime.now(UTC),
     )
     session.add(key)
+    audit.record(
+        session,
+        AuditEntry,
+        by,
+        "partner-key.created",
+        ("partner-key", key.key_id),
+        detail=f"lender {lender_code}: {name}",
+    )
     return key, token
 
 
@@ -47,23 +61,45 @@ async def keys(session: AsyncSession, lender_code: str) -> list[PartnerKey]:
     return list(rows.all())
 
 
-async def revoke_key(session: AsyncSession, lender_code: str, key_id: str) -> PartnerKey:
+async def revoke_key(session: AsyncSession, lender_code: str, key_id: str, by: Actor) -> PartnerKey:
     key = await session.get(PartnerKey, key_id)
     if key is None or key.lender_code != lender_code:
         raise NotFound(f"lender {lender_code} has no key {key_id}", field="key_id")
-    key.revoked_at = key.revoked_at or datetime.now(UTC)
-    session.add(key)
+    if key.revoked_at is None:  # revoking again changes nothing, so records nothing
+        key.revoked_at = datetime.now(UTC)
+        session.add(key)
+        audit.record(
+            session,
+            AuditEntry,
+            by,
+            "partner-key.revoked",
+            ("partner-key", key_id),
+            detail=f"lender {lender_code}: {key.name}",
+        )
     return key
 
 
-async def lender_of(session: AsyncSession, token: str) -> str | None:
-    """The lender a live key belongs to, or None."""
+@dataclass(frozen=True)
+class Partner:
+    """A lender's system calling the partner API: the audit log's actor ("lender:<code>")
+    with its key's id."""
+
+    lender_code: str
+    key_id: str
+
+    @property
+    def name(self) -> str:
+        return f"lender:{self.lender_code}"
+
+
+async def partner_of(session: AsyncSession, token: str) -> Partner | None:
+    """The lender and key behind a live key, or None."""
     key = (
         await session.exec(select(PartnerKey).where(PartnerKey.secret_hash == hash_token(token)))
     ).first()
     if key is None or key.revoked_at is not None:
         return None
-    return key.lender_code
+    return Partner(key.lender_code, key.key_id)
 
 
 class IdempotencyMismatch(DomainError):
