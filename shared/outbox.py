@@ -222,14 +222,23 @@ class OutboxRelay:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll_seconds)
 
 
-async def requeue(db: Database, outbox: type[OutboxColumns], since: datetime) -> int:
-    """Mark rows created since `since` unsent, so the relay replays them to the broker."""
+async def requeue(
+    db: Database,
+    outbox: type[OutboxColumns],
+    since: datetime,
+    also: Callable[[AsyncSession, int], None] | None = None,
+) -> int:
+    """Mark rows created since `since` unsent, so the relay replays them to the broker.
+    `also(session, rows)` runs in the same transaction (the operator's audit entry)."""
     async with db.transaction() as session:
         result = await session.exec(
             update(outbox).where(col(outbox.created_at) >= since).values(published_at=None)
         )
         session.info[STAGED_EVENTS] = True
-        return int(result.rowcount or 0)
+        rows = int(result.rowcount or 0)
+        if also is not None:
+            also(session, rows)
+        return rows
 
 
 # topics -> how many records each ever received on the broker (shared.kafka.records_on_broker)
