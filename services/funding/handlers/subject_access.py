@@ -75,7 +75,7 @@ async def _rows(
 async def held(session: AsyncSession, person_id: str) -> FundingHeld | Erased | Merged:
     person = await session.get(KnownPerson, person_id)
     if person is not None and person.status == ERASED:
-        return Erased()  # the replica keeps the status only, not the time
+        return Erased(erased_at=person.erased_at)
     if person is not None and person.status == MERGED:
         return Merged(survivor_id=person.survivor_id)
     membership = await session.get(KnownMembership, person_id)
