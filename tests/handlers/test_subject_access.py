@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from services.certification.handlers import subject_access as certification
 from services.certification.schemas import CertificationHeld
+from services.funding.api import partner
 from services.funding.handlers import subject_access as funding
 from services.funding.schemas import FundingHeld
+from services.funding.tables import Referral
 from services.training.handlers import completion, seats
 from services.training.handlers import subject_access as training
 from services.training.schemas import TrainingHeld
 from shared.db import Database
-from shared.events import PersonErased
-from shared.subject_access import Erased
+from shared.events import PersonErased, PersonMerged
+from shared.subject_access import Erased, Merged
 from tests.handlers import test_certification as cert_cases
 from tests.handlers import test_funding as funding_cases
 from tests.handlers import test_training as training_cases
@@ -129,3 +133,35 @@ async def test_a_person_a_service_never_saw_gets_an_empty_document(funding_db: D
         document = await funding.held(session, "never-seen")
     assert isinstance(document, FundingHeld)
     assert document.person is None and document.referrals == [] and document.disclosures == []
+
+
+async def test_a_lender_reading_the_referral_through_its_api_is_recorded_too(
+    funding_db: Database,
+) -> None:
+    someone = await funding_cases.seeded(funding_db)
+    granted = consent_granted(someone.person_id, "gsb", ["contact"])
+    await funding_cases.consume(
+        funding_db, granted, shared_data(granted), award(someone, "health-massage", 2)
+    )
+    async with funding_db.transaction() as session:
+        (referral,) = (
+            await session.exec(select(Referral).where(Referral.lender_code == "gsb"))
+        ).all()
+        answer = await partner.partner_out(session, referral, datetime.now(UTC))
+    assert answer.applicant is not None and answer.applicant.phone == "0812345678"
+    async with funding_db.transaction() as session:
+        document = await funding.held(session, someone.person_id)
+    assert isinstance(document, FundingHeld)
+    assert [(d.lender_code, d.via, d.categories) for d in document.disclosures] == [
+        ("gsb", "topic", ["contact"]),
+        ("gsb", "api", ["contact"]),
+    ]
+
+
+async def test_a_merged_person_points_to_the_survivor(training_db: Database) -> None:
+    retired, survivor = await training_cases.registered(training_db, 2)
+    merged = PersonMerged(person_id=retired, survivor_id=survivor, merged_at=datetime.now(UTC))
+    async with training_db.transaction() as session:
+        await training_cases.consume(session, merged)
+    async with training_db.transaction() as session:
+        assert await training.held(session, retired) == Merged(survivor_id=survivor)
