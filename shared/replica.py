@@ -48,6 +48,8 @@ class ReplicaPersonColumns(SQLModel):
     village_code: str | None = Field(default=None, max_length=32)
     status: str = Field(default=ACTIVE, max_length=10)  # active | erased | merged
     survivor_id: str | None = Field(default=None, max_length=36)
+    # When PersonErased said the person was erased: subject access answers with it.
+    erased_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class ReplicaMembershipColumns(SQLModel):
@@ -142,6 +144,7 @@ async def retire_person(
     survivor_id: str | None = None,
     clear: Sequence[str] = (),
     create: bool = False,
+    erased_at: datetime | None = None,
 ) -> None:
     """Mark the person erased or merged, blanking the `clear` columns; `create` keeps a
     tombstone for a person not seen yet (so a late registration cannot revive them)."""
@@ -153,6 +156,8 @@ async def retire_person(
     person.status = status
     if survivor_id is not None:
         person.survivor_id = survivor_id
+    if erased_at is not None:
+        person.erased_at = erased_at
     for name in clear:
         setattr(person, name, None)
     session.add(person)

@@ -18,6 +18,7 @@ from deploy.cli import (
     schemas,
     stack,
     status,
+    subject_access,
     topics,
 )
 
@@ -48,3 +49,5 @@ app.add_typer(topics.topics, name="topics")
 app.add_typer(keys.keys, name="keys")
 app.add_typer(keys.partners, name="partners")
 app.command()(migrate.migrate)
+# PDPA subject access (issue 17).
+app.add_typer(subject_access.people, name="people")

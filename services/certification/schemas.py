@@ -178,3 +178,63 @@ class VerificationOut(BaseModel):
     credential_url: str
     status_list_url: str
     issuer: str = Field(description="the issuer's did:web; its keys at /.well-known/did.json")
+
+
+# --- PDPA subject access: what certification holds about one person ----------------------
+
+
+class HolderOut(Output):
+    full_name: str | None
+    recorded_at: datetime
+
+
+class HeldTrainingRecordOut(Output):
+    occupation: str
+    completed_at: datetime
+
+
+class HeldCandidateOut(Output):
+    session_code: str
+    route: str
+    evidence_description: str | None
+    evidence_years: int | None
+    registered_at: datetime
+
+
+class HeldAssessmentOut(Output):
+    assessment_id: str
+    session_code: str | None
+    standard_code: str | None
+    occupation: str
+    level: int
+    route: str | None
+    passed: bool
+    status: str
+    assessed_at: datetime
+    results: dict[str, bool] | None
+    failed_units: list[str] | None
+    certificate_number: str | None
+
+
+class HeldCertificateOut(Output):
+    certificate_number: str
+    occupation: str
+    level: int
+    standard_code: str | None
+    issued_at: datetime
+    valid_until: date
+    credential_issued_at: datetime | None
+    renewed_at: datetime | None
+    expired_at: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+
+class CertificationHeld(BaseModel):
+    service: Literal["certification"] = "certification"
+    person_id: str
+    holder: HolderOut | None = Field(description="the name the assessment centre recorded")
+    training_records: list[HeldTrainingRecordOut]
+    candidacies: list[HeldCandidateOut]
+    assessments: list[HeldAssessmentOut]
+    certificates: list[HeldCertificateOut]

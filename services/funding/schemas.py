@@ -213,3 +213,63 @@ class DecisionIn(Strict):
 class DisbursementIn(Strict):
     amount: Money = Field(gt=0, description="THB")
     disbursed_on: SafeDate
+
+
+# --- PDPA subject access: what funding holds about one person ----------------------------
+
+
+class KnownPersonOut(Output):
+    """The registry's replica of the person, as funding keeps it."""
+
+    status: str
+    province_code: str | None
+    village_code: str | None
+    birth_year: int | None
+
+
+class ConsentRecordOut(Output):
+    consent_id: str
+    purpose: str
+    lender_code: str | None
+    data_categories: list[str]
+    expires_at: datetime | None
+    withdrawn_at: datetime | None
+
+
+class SharedDataOut(Output):
+    consent_id: str
+    lender_code: str | None
+    data: dict[str, Any] = Field(description="the personal data, by consented category")
+    shared_at: datetime
+
+
+class QualificationOut(Output):
+    certificate_number: str
+    occupation: str
+    level: int
+    valid_until: date
+    status: str
+
+
+class DisclosureOut(Output):
+    """One disclosure: this lender received these data categories at this time."""
+
+    lender_code: str
+    referral_id: str
+    categories: list[str]
+    via: str = Field(description="'topic' (the lender's topic and webhooks) or 'api'")
+    shared_at: datetime
+
+
+class FundingHeld(BaseModel):
+    service: Literal["funding"] = "funding"
+    person_id: str
+    person: KnownPersonOut | None
+    household_id: str | None
+    consents: list[ConsentRecordOut]
+    shared_data: list[SharedDataOut]
+    qualifications: list[QualificationOut]
+    referrals: list[ReferralOut]
+    disclosures: list[DisclosureOut] = Field(
+        description="which lender received which data categories, and when"
+    )

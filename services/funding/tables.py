@@ -62,6 +62,22 @@ class SharedData(Base, table=True):
     shared_at: datetime = Field(sa_type=UtcDateTime)
 
 
+class Disclosure(Base, table=True):
+    """Which lender received which of a person's data categories, and when: one row per
+    LoanReferralShared staged with applicant data, or partner API answer carrying it (PDPA
+    subject access). Holds no personal data itself: kept after erasure as the record."""
+
+    __tablename__ = "disclosure"
+    disclosure_id: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(index=True, max_length=36)
+    lender_code: str = Field(max_length=32)
+    referral_id: str = Field(max_length=36)
+    via: str = Field(max_length=10)  # topic (and its webhooks) | api
+    event_id: str | None = Field(default=None, max_length=64)  # the LoanReferralShared row
+    categories: list[str] = Field(sa_type=JSON)
+    shared_at: datetime = Field(sa_type=UtcDateTime)
+
+
 class Qualification(Base, table=True):
     """Replica of certification's QualificationAwarded (+ Revoked, Expired, Renewed)."""
 

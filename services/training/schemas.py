@@ -230,3 +230,62 @@ class ClosureOut(BaseModel):
     completed: int
     not_completed: int
     outcomes: list[OutcomeOut]
+
+
+# --- PDPA subject access: what training holds about one person ---------------------------
+
+
+class KnownPersonOut(Output):
+    """The registry's replica of the person, as training keeps it."""
+
+    status: str
+    province_code: str
+    village_code: str | None
+    registered_at: datetime
+
+
+class HeldApplicationOut(Output):
+    """An application with the ranking inputs frozen when it was ranked."""
+
+    application_id: str
+    cohort_code: str
+    programme_code: str
+    occupation: str
+    status: str
+    applied_at: datetime
+    updated_at: datetime
+    province_code: str | None
+    village_code: str | None
+    household_id: str | None
+    income_band: str | None
+    band_floor: int | None
+    band_ceiling: int | None
+    rank: int | None
+    why: str | None
+    practical_passed: bool | None
+    days_attended: int | None
+    outcome_reason: str | None
+
+
+class HeldAttendanceOut(Output):
+    application_id: str
+    day: date
+    present: bool
+    recorded_at: datetime
+
+
+class HeldTrainerOut(Output):
+    trainer_id: str
+    occupations: list[str]
+    village_code: str | None
+    role: str
+
+
+class TrainingHeld(BaseModel):
+    service: Literal["training"] = "training"
+    person_id: str
+    person: KnownPersonOut | None
+    household_id: str | None
+    applications: list[HeldApplicationOut]
+    attendance: list[HeldAttendanceOut]
+    trainer_records: list[HeldTrainerOut]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.certification.api import assessments, certificates, public, standards
+from services.certification.api import (
+    assessments,
+    certificates,
+    public,
+    standards,
+    subject_access,
+)
 
 
 def install(app: FastAPI) -> None:
     """Mount the routers; their dependencies are read from `app.state` (see api/deps.py)."""
-    for module in (standards, assessments, certificates, public):
+    for module in (standards, assessments, certificates, public, subject_access):
         app.include_router(module.router)

@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding.api.deps import PartnerLender, partner_of
 from services.funding.domain import Status
-from services.funding.handlers import partner_api, referrals
+from services.funding.handlers import partner_api, referrals, subject_access
 from services.funding.idempotency import fingerprint
 from services.funding.schemas import (
     AcknowledgeIn,
@@ -46,6 +46,7 @@ async def partner_out(
     session: AsyncSession, referral: Referral, now: datetime
 ) -> PartnerReferralOut:
     applicant = await referrals.applicant(session, referral.person_id, referral.lender_code, now)
+    subject_access.record_disclosure(session, referral, applicant, now, via="api")
     return PartnerReferralOut(**ReferralOut.of(referral).model_dump(), applicant=applicant)
 
 

@@ -69,6 +69,7 @@ async def on_person_erased(session: AsyncSession, event: PersonErased) -> None:
         replica.ERASED,
         clear=("province_code", "village_code", "birth_year"),
         create=True,
+        erased_at=event.erased_at,
     )
     await referrals.cancel_open(session, event.person_id, "person-erased", datetime.now(UTC))
     await drop_rows(session, SharedData, SharedData.person_id == event.person_id)

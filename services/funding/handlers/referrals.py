@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.funding import domain
 from services.funding.domain import OPEN, Status
-from services.funding.handlers import catalogue
+from services.funding.handlers import catalogue, subject_access
 from services.funding.handlers.common import (
     has_webhooks,
     lock_person,
@@ -415,7 +415,7 @@ async def share(
         found = await applicant(session, referral.person_id, referral.lender_code, now)
     else:
         found = merged_applicant(known.live_shares(), referral.lender_code, now)
-    return await stage_referral_event(
+    event_id = await stage_referral_event(
         session,
         LoanReferralShared(
             **_ids(referral),
@@ -425,6 +425,8 @@ async def share(
             shared_at=now,
         ),
     )
+    subject_access.record_disclosure(session, referral, found, now, via="topic", event_id=event_id)
+    return event_id
 
 
 async def applicant(

@@ -15,7 +15,12 @@ from shared.events import PersonErased, PersonMerged, TrainerRegistered
 async def on_person_erased(session: AsyncSession, event: PersonErased) -> None:
     """Keep only the tombstone; open applications are withdrawn and their seats refilled."""
     await replica.retire_person(
-        session, KnownPerson, event.person_id, replica.ERASED, clear=("village_code",)
+        session,
+        KnownPerson,
+        event.person_id,
+        replica.ERASED,
+        clear=("village_code",),
+        erased_at=event.erased_at,
     )
     await replica.forget_membership(session, KnownMembership, event.person_id)
     await seats.withdraw_everywhere(session, event.person_id, "person erased", at=event.erased_at)
