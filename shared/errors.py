@@ -57,3 +57,29 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retry_after = retry_after
+
+
+# Seconds a client is told to wait when the database is out: a failover's usual length.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database (or the network to it) is out, not the request at fault: a 503 with
+    Retry-After, which clients retry, rather than a 500. Import-light on purpose: the
+    SQLAlchemy and asyncpg classes are looked up only when an error is being mapped."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    try:
+        from asyncpg.exceptions import ConnectionDoesNotExistError
+        from asyncpg.exceptions import InterfaceError as PgInterface
+    except ImportError:  # SQLite-only install
+        pass
+    else:
+        if isinstance(error, ConnectionDoesNotExistError | PgInterface):
+            return True
+    # Refused, reset or timed out on the way to the database (OSError covers ConnectionError).
+    return isinstance(error, OSError | TimeoutError)

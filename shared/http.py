@@ -36,7 +36,14 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import DomainError, Gone, NotFound, TooManyRequests
+from shared.errors import (
+    UNAVAILABLE_RETRY_AFTER,
+    DomainError,
+    Gone,
+    NotFound,
+    TooManyRequests,
+    database_unavailable,
+)
 from shared.types import clean_text
 
 log = logging.getLogger(__name__)
@@ -262,6 +269,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # An outage, not a bug: the client may retry (docs/decisions/0005's HTTP side).
+            log.warning("database unavailable, answering 503: %r", exc)
+            return problem(
+                request.url.path,
+                503,
+                code="database-unavailable",
+                title="Service unavailable",
+                detail="the database cannot be reached; retry later",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+            )
         # Starlette re-raises after this answer, so the server logs the traceback.
         return problem(request.url.path, 500, detail="an internal error; it has been logged")
 

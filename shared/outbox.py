@@ -151,17 +151,57 @@ class OutboxRelay:
             await self._task
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unsent rows; returns how many were published."""
-        async with self._db.transaction() as session:
-            result = await session.exec(
-                select(self._outbox)
-                .where(col(self._outbox.published_at).is_(None))
-                .order_by(col(self._outbox.id))
-                .limit(self._batch_size)
-            )
-            rows = list(result.all())
+        """Publish one batch of unsent rows; returns how many were published.
+
+        On PostgreSQL the batch is locked (`FOR UPDATE`) and marked sent in the same
+        transaction: replicas of a service share one outbox, and two relays must not publish
+        the same row. Not `SKIP LOCKED`: a second relay would publish later rows while the
+        first still holds earlier ones, and a person's events could reach the broker out of
+        order; it waits instead, then finds those rows sent. A crash before the commit
+        unlocks the rows, which are published again (at-least-once still). SQLite has one
+        writer and no row locks: the rows are read, published, then marked in a second
+        transaction, as before.
+        """
+        if self._db.engine.dialect.name == "postgresql":
+            async with self._db.transaction() as session:
+                rows = await self._unsent(session, lock=True)
+                if rows:
+                    await self._send(rows)
+                    await self._mark_sent(session, rows)
+        else:
+            async with self._db.transaction() as session:
+                rows = await self._unsent(session, lock=False)
+            if rows:
+                await self._send(rows)
+                async with self._db.transaction() as session:
+                    await self._mark_sent(session, rows)
         if not rows:
             return 0
+        self.published_total += len(rows)
+        if self._on_published is not None:
+            self._on_published(rows)
+        return len(rows)
+
+    async def _unsent(self, session: AsyncSession, *, lock: bool) -> list[OutboxColumns]:
+        query = (
+            select(self._outbox)
+            .where(col(self._outbox.published_at).is_(None))
+            .order_by(col(self._outbox.id))
+            .limit(self._batch_size)
+        )
+        if lock:
+            query = query.with_for_update()
+        return list((await session.exec(query)).all())
+
+    async def _mark_sent(self, session: AsyncSession, rows: Sequence[OutboxColumns]) -> None:
+        await session.exec(
+            update(self._outbox)
+            .where(col(self._outbox.id).in_([row.id for row in rows]))
+            .values(published_at=datetime.now(UTC))
+        )
+
+    async def _send(self, rows: Sequence[OutboxColumns]) -> None:
+        """Hand every row to the producer, then wait for all the broker's acknowledgements."""
         acks = []
         for row in rows:
             headers = json.loads(row.headers)
@@ -175,16 +215,6 @@ class OutboxRelay:
                     await self._publish(row.topic, row.key.encode(), row.value.encode(), headers)
                 )
         await asyncio.gather(*acks)
-        async with self._db.transaction() as session:
-            await session.exec(
-                update(self._outbox)
-                .where(col(self._outbox.id).in_([row.id for row in rows]))
-                .values(published_at=datetime.now(UTC))
-            )
-        self.published_total += len(rows)
-        if self._on_published is not None:
-            self._on_published(rows)
-        return len(rows)
 
     async def purge_published(self) -> int:
         """Delete published rows past retention (kept until then for replay)."""
