@@ -138,6 +138,14 @@ class EventConsumer:
         subscriber(on_batch)
         self._subscriber = subscriber
 
+    def assignment(self) -> list[str]:
+        """The partitions this member holds now, as `topic:partition`: replicas in one
+        group split them (`/stats`, `skillbridge status`)."""
+        consumer = getattr(self._subscriber, "consumer", None)
+        if consumer is None:
+            return []
+        return sorted(f"{tp.topic}:{tp.partition}" for tp in consumer.assignment())
+
     async def lag(self) -> dict[tuple[str, int], int]:
         """Records behind the end, per assigned (topic, partition), from the consumer's own
         state (no broker request): the high watermark of its last fetch minus the position

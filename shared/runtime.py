@@ -294,6 +294,7 @@ class Service:
             ),
             "consumer_group": consumer.group_id if consumer else None,
             "consumed_topics": consumer.topics if consumer else [],
+            "assigned_partitions": consumer.assignment() if consumer else [],
             "outbox_published": self.relay.published_total,
             "outbox_republished_on_start": self.republished_on_start,
             "events_processed": consumer.processed if consumer else 0,
