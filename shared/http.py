@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+from asyncpg.exceptions import ConnectionDoesNotExistError
+from asyncpg.exceptions import InterfaceError as PgInterfaceError
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.encoders import jsonable_encoder
@@ -32,7 +34,7 @@ except ImportError:  # pragma: no cover - older FastAPI copies every route into 
 
 
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -217,6 +219,16 @@ async def _clean_parameters(request: Request) -> None:
                     raise DomainError(str(error), field=name) from None
 
 
+# Where a database outage's exception can come from (shared.errors.database_unavailable
+# decides, per exception, whether it is one).
+OUTAGE_CLASSES: tuple[type[Exception], ...] = (
+    DBAPIError,
+    ConnectionDoesNotExistError,
+    PgInterfaceError,
+    OSError,
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     # Every route added from now on (each service's routers) checks its parameters.
     app.router.dependencies.append(Depends(_clean_parameters))
@@ -267,19 +279,31 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error mapped to 409: %s", exc.orig)
         return problem(request.url.path, 409, detail="conflicts with an existing record")
 
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Handled here, inside the exception middleware, not by the catch-all below: that one
+        # re-raises after answering, and uvicorn then drops the keep-alive connection, so a
+        # client's next request on it fails with no answer at all.
+        if not database_unavailable(exc):
+            log.error("internal error", exc_info=exc)
+            return problem(request.url.path, 500, detail="an internal error; it has been logged")
+        # An outage, not a bug: the client may retry (docs/decisions/0005's HTTP side).
+        log.warning("database unavailable, answering 503: %r", exc)
+        return problem(
+            request.url.path,
+            503,
+            code="database-unavailable",
+            title="Service unavailable",
+            detail="the database cannot be reached; retry later",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
+
+    for kind in OUTAGE_CLASSES:
+        app.add_exception_handler(kind, unavailable)
+
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        if database_unavailable(exc):
-            # An outage, not a bug: the client may retry (docs/decisions/0005's HTTP side).
-            log.warning("database unavailable, answering 503: %r", exc)
-            return problem(
-                request.url.path,
-                503,
-                code="database-unavailable",
-                title="Service unavailable",
-                detail="the database cannot be reached; retry later",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
-            )
+        if database_unavailable(exc):  # one raised outside the routes (a middleware)
+            return await unavailable(request, exc)
         # Starlette re-raises after this answer, so the server logs the traceback.
         return problem(request.url.path, 500, detail="an internal error; it has been logged")
 
