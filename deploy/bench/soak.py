@@ -83,7 +83,7 @@ def schedule(rng: random.Random, services: list[str], kills: int) -> list[Fault]
     return sorted(faults)
 
 
-@dataclass
+@dataclass(eq=False)  # a thread: hashed by identity
 class Injector(threading.Thread):
     """Fires the faults as funding's certifications reach each point (a thread: the launcher's
     restarts block while the driver's event loop keeps running)."""
