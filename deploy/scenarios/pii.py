@@ -4,10 +4,11 @@ certification, funding), where every subscriber reads it: PDPA allows only ids t
 For each seeded person it looks, in every record's value and headers, for:
 - the national ID, as 13 digits or with any of the usual separators (1-2345-67890-12-3);
 - the phone, as 0XXXXXXXXX, +66XXXXXXXXX or 66XXXXXXXXX, with or without separators;
-- the full name, Thai or English, with or without the space ("สมชาย ศรีสุข", "SomchaiSrisuk");
+- the full name, Thai or English, as words of a value, with or without the space ("Mr
+  สมชาย ศรีสุข", "SomchaiSrisuk"), in any case;
 - a first or last name alone when it is a whole value (a `first_name` field, say); names alone
   inside longer text would match village and product names;
-- the house number with the street ("99/1 ถนนมิตรภาพ").
+- the house number with the street, as words of a value ("99/1 ถนนมิตรภาพ").
 Separators (spaces, dashes, dots, brackets) are dropped before digits are compared.
 """
 
@@ -24,6 +25,8 @@ from shared.topics import BROADCAST_TOPICS
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _DIGIT_RUNS = re.compile(r"\d{9,}")
+# Words: split at spaces and ASCII punctuation only (Thai vowel marks are not \\w).
+_WORD_BREAKS = re.compile(r"[\s,;:\"'()\[\]{}<>=.!?]+")
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,20 @@ def _leaves(value: object) -> Iterable[str]:
         yield str(value)
 
 
+def _tokens(text: str) -> list[str]:
+    return [t for t in _WORD_BREAKS.split(text.casefold()) if t]
+
+
 def leaks(
     records: Iterable[tuple[str, Mapping[str, str], object]], people: Iterable[Seeded]
 ) -> list[str]:
-    """`(topic, headers, decoded value)` records -> one line per leak found (empty: none)."""
+    """`(topic, headers, decoded value)` records -> one line per leak found (empty: none).
+
+    Names and addresses are compared as runs of words (hash lookups, so a demo's topics scan
+    in a moment); digits as runs with the separators dropped."""
     numbers: dict[str, str] = {}  # digits -> what they are
     whole: dict[str, str] = {}  # a whole value -> whose name it is
-    inside: dict[str, str] = {}  # text that must not appear anywhere
+    phrases: dict[tuple[str, ...], str] = {}  # runs of words that must appear nowhere
     for person in people:
         numbers[_digits(person.national_id)] = f"national id {person.national_id}"
         for phone in person.phones:
@@ -75,27 +85,30 @@ def leaks(
                 numbers[form] = f"phone {phone} of {person.national_id}"
         for first, last in person.names:
             whose = f"name {first} {last} of {person.national_id}"
-            inside[f"{first} {last}".casefold()] = whose
-            inside[f"{first}{last}".casefold()] = whose
-            whole[first.casefold()] = whose
-            whole[last.casefold()] = whose
+            phrases[(*_tokens(first), *_tokens(last))] = whose
+            phrases[tuple(_tokens(first + last))] = whose
+            whole[first.strip().casefold()] = whose
+            whole[last.strip().casefold()] = whose
         for house, street in person.addresses:
-            inside[f"{house} {street}".casefold()] = f"address {house} {street}"
-    lengths = sorted({len(n) for n in numbers})
+            phrases[tuple(_tokens(f"{house} {street}"))] = f"address {house} {street}"
+    sizes = sorted({len(n) for n in numbers})
+    widths = sorted({len(p) for p in phrases if p})
     found: list[str] = []
     for topic, headers, value in records:
-        texts = [*_leaves(dict(headers)), *_leaves(value)]
-        blob = "\n".join(texts).casefold()
-        hits = {what for text, what in inside.items() if text in blob}
-        hits |= {whole[t.strip().casefold()] for t in texts if t.strip().casefold() in whole}
-        for text in texts:
+        hits: set[str] = set()
+        for text in [*_leaves(dict(headers)), *_leaves(value)]:
+            if (name := whole.get(text.strip().casefold())) is not None:
+                hits.add(name)
+            words = _tokens(text)
+            for width in widths:
+                for i in range(len(words) - width + 1):
+                    if (what := phrases.get(tuple(words[i : i + width]))) is not None:
+                        hits.add(what)
             for run in _DIGIT_RUNS.findall(_SEPARATORS.sub("", text)):
-                for size in lengths:
-                    hits |= {
-                        numbers[run[i : i + size]]
-                        for i in range(len(run) - size + 1)
-                        if run[i : i + size] in numbers
-                    }
+                for size in sizes:
+                    for i in range(len(run) - size + 1):
+                        if (what := numbers.get(run[i : i + size])) is not None:
+                            hits.add(what)
         found += [f"{topic}: {what}" for what in sorted(hits)]
     return found
 
