@@ -25,7 +25,7 @@ from shared.topics import BROADCAST_TOPICS
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _DIGIT_RUNS = re.compile(r"\d{9,}")
-# Words: split at spaces and ASCII punctuation only (Thai vowel marks are not \\w).
+# Words: split at spaces and ASCII punctuation only (Thai vowel marks are not \w).
 _WORD_BREAKS = re.compile(r"[\s,;:\"'()\[\]{}<>=.!?]+")
 
 
