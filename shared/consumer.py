@@ -128,6 +128,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             session_timeout_ms=self._settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=max(self._settings.consumer_session_timeout_ms // 3, 500),
+            max_poll_interval_ms=self._settings.consumer_max_poll_interval_ms,
             decoder=_no_decode,
         )
 

@@ -164,6 +164,11 @@ class ServiceSettings(KafkaSecurity):
     consumer_retry_base_seconds: float = Field(default=0.2, gt=0)
     # Short enough that a crashed member is noticed quickly, long enough for GC pauses.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    # aiokafka's default (5 min). A batch worked longer than this makes the member leave
+    # its group; it rejoins on its next poll, the batch's offsets fail to commit and the
+    # batch comes again, which the inbox skips: one rebalance, not a loop (0005). Settable
+    # so a test can provoke it in seconds (tests/faults/test_slow_consumer.py).
+    consumer_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
 
     # Event signatures (docs/decisions/0013). The service's own private key (PEM or base64);
     # without it the key is `<event_keys_dir>/<service>.pem`, created at start if absent.

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+SOAK_LEARNERS = 100_000
 REVOKED_IN_BENCH = 100  # deploy.bench.verify.REVOKED (not imported: keeps --help fast)
 
 Out = Annotated[
@@ -36,7 +37,12 @@ def _checked(out: Path, data_dir: Path) -> Path:
 
 
 def bench(
-    learners: Annotated[int, typer.Option(min=1, help="(a) learners through the journey")] = 10_000,
+    learners: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="(a) learners through the journey [default: 10,000; soak 100,000]"
+        ),
+    ] = None,
     latency_seconds: Annotated[
         float,
         typer.Option(min=0, help="(b) seconds offered at each rate (20, 100, 200/s); 0 skips"),
@@ -48,14 +54,31 @@ def bench(
     profile: Annotated[
         bool, typer.Option(help="a py-spy flame graph per service, beside the JSON")
     ] = False,
-    data_dir: Path = Path("var/bench-journey"),
+    soak: Annotated[
+        bool,
+        typer.Option(
+            help="instead: a soak of --learners (default 100,000) with SIGKILLs of every "
+            "service and a broker loss; prints lost, doubled, time to settle (soak-*.json)"
+        ),
+    ] = False,
+    kills: Annotated[int, typer.Option(min=0, help="--soak: SIGKILLs per service")] = 3,
+    data_dir: Path | None = None,
     out: Out = RESULTS_DIR,
 ) -> None:
     """One run, four parts: (a) throughput, (b) latency at fixed offered rates, (c) each
     consumer's drain rate alone, (d) raw aiokafka on the same broker; printed and written to
-    <out>/journey-<UTC timestamp>.json."""
+    <out>/journey-<UTC timestamp>.json. With --soak: the soak instead (deploy/bench/soak.py)."""
+    if soak:
+        from deploy.bench.soak import run as run_soak
+
+        data_dir = data_dir or Path("var/bench-soak")
+        size = SOAK_LEARNERS if learners is None else learners
+        out_dir = _checked(out, data_dir)
+        raise typer.Exit(run_soak(learners=size, kills=kills, data_dir=data_dir, out_dir=out_dir))
     from deploy.bench.journey import Options, run
 
+    data_dir = data_dir or Path("var/bench-journey")
+    learners = 10_000 if learners is None else learners
     out_dir = _checked(out, data_dir)
     drained = learners if drain_events is None else drain_events
     options = Options(learners, latency_seconds, drained, profile)

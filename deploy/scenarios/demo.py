@@ -13,7 +13,7 @@ from pathlib import Path
 
 from deploy.clients.funding import FundingClient
 from deploy.clients.training import TrainingClient
-from deploy.scenarios import funnel, lenders
+from deploy.scenarios import funnel, lenders, pii
 from deploy.scenarios.cdd import cdd_sammachiv
 from deploy.scenarios.observability import metrics_problems
 from deploy.scenarios.pilot import (
@@ -250,6 +250,7 @@ def run(*, smoke: bool, size: int, data_dir: Path, timeout: float, free_ports: b
             for programme in programmes:
                 problems += asyncio.run(selection_problems(stack, programme, by_id))
             problems += asyncio.run(metrics_problems(stack.urls()))
+            problems += pii.broadcast_leaks(observed, scenario.trainees)
             if problems:
                 print("\nSMOKE FAILED:\n  " + "\n  ".join(problems))
                 return 1
