@@ -3,12 +3,15 @@ at that size, and how fast it rebuilds its read model from the topics."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 
 import httpx
 
 from deploy.bench.harness import Figures
+from deploy.clients.base import ApiError
+from deploy.clients.dashboard import DashboardClient, RebuildStatus, differing
 from deploy.stack.launcher import Stack
 
 FIGURES = ("funnel", "targets", "time_to_credit", "lenders", "selection", "outcomes")
@@ -72,23 +75,28 @@ def measure(stack: Stack, figures: Figures) -> None:
         whole, _ = timed(client, "/api/figures?programme=ieat-wdbc-2019")
         figures.record(TARGET, figures_one_programme_ms=whole)
         print(f"  /api/figures?programme=ieat-wdbc-2019  {whole:,.0f} ms computed")
-        before = client.get("/api/figures").json()
-        client.post("/admin/rebuild").raise_for_status()
-        deadline = time.monotonic() + 1800
-        while time.monotonic() < deadline:
-            status = client.get("/admin/rebuild").json()
-            if status["state"] != "running":
-                break
-            time.sleep(0.5)
-        after = client.get("/api/figures").json()
-    differ = [k for k in before if k not in ("as_of",) and before[k] != after[k]]
-    rate = status.get("events_per_second") or 0.0
+    try:
+        status, differ = asyncio.run(rebuilt(url, stack.admin_key))
+    except ApiError as error:
+        figures.problems.append(f"dashboard rebuild: {error}")
+        return
+    rate = status.events_per_second or 0.0
     print(
-        f"rebuild                 {status['state']}: {status['read']:,} events, "
+        f"rebuild                 {status.state}: {status.read:,} events, "
         f"{rate:,.0f} events/s; figures {'equal' if not differ else 'DIFFER: ' + ', '.join(differ)}"
     )
-    figures.record(TARGET, rebuild_events_n=status["read"], rebuild_per_s=rate)
-    if status["state"] != "done":
-        figures.problems.append(f"dashboard rebuild {status['state']}: {status.get('error')}")
+    figures.record(TARGET, rebuild_events_n=status.read, rebuild_per_s=rate)
+    if status.state != "done":
+        figures.problems.append(f"dashboard rebuild {status.state}: {status.error}")
     if differ:
         figures.problems.append(f"dashboard figures differ after the rebuild: {differ}")
+
+
+async def rebuilt(url: str, key: str) -> tuple[RebuildStatus, list[str]]:
+    """A rebuild as `skillbridge dashboard rebuild` runs it: its final status, and the
+    figures that differ from those before it."""
+    async with DashboardClient.connect(url, key, timeout=600) as client:
+        before = await client.figures()
+        await client.start_rebuild()
+        status = await client.follow_rebuild(lambda _: None, timeout=1800, interval=0.5)
+        return status, differing(before, await client.figures())
